@@ -1,0 +1,1 @@
+"""The trio layer: owns the core state, parks long polls, runs the one timer."""

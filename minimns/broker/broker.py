@@ -1,0 +1,123 @@
+"""The broker: core state under trio, with long-poll waiters and the one timer.
+
+Every operation reads the clock once, applies one core operation, then
+settles its consequences in ``_settle``: wake as many waiters as messages
+became receivable, and tell the timer when this queue next changes by itself.
+"""
+
+from __future__ import annotations
+
+import random
+from contextlib import asynccontextmanager
+from typing import AsyncIterator
+
+import trio
+
+from ..core.account import QUEUES_MAX, Account
+from ..core.queue import QueueState
+from .clock import BrokerClock
+from .queue import Queue
+from .timer import DueTimer
+
+__all__ = ["Broker", "open_broker"]
+
+WAITERS_MAX = 10000  # long polls parked per queue; beyond it a poll answers at once
+
+
+class Broker:
+    """Owns an account's queues. Make it with ``open_broker``; it needs a running nursery."""
+
+    def __init__(
+        self,
+        *,
+        epoch_ms: int | None = None,
+        max_queues: int = QUEUES_MAX,
+        max_waiters: int = WAITERS_MAX,
+        seed: int | None = None,
+    ) -> None:
+        self.clock = BrokerClock(epoch_ms)
+        self.account = Account(max_queues=max_queues)
+        self.max_waiters = max_waiters
+        self._random = random.Random(seed)
+        self._lots: dict[str, trio.lowlevel.ParkingLot] = {}
+        self._timer = DueTimer(self.clock, self._on_due)
+
+    # -- queues ------------------------------------------------------------------------------
+
+    async def create_queue(self, queue_name: str, **attributes: object) -> Queue:
+        """Create a queue (or find an identical one); QueueAlreadyExist if it differs."""
+        await trio.lowlevel.checkpoint_if_cancelled()
+        state, created = self.account.create_queue(
+            self.now(), queue_name, self._random.getrandbits(63), **attributes
+        )
+        if created:
+            self._lots[queue_name] = trio.lowlevel.ParkingLot()
+        self._settle(state)
+        await trio.lowlevel.cancel_shielded_checkpoint()
+        return Queue(self, queue_name)
+
+    def get_queue(self, queue_name: str) -> Queue:
+        """A handle by name; no I/O, and the queue need not exist yet."""
+        return Queue(self, queue_name)
+
+    async def list_queue(
+        self, prefix: str = "", ret_number: int = 1000, marker: str = ""
+    ) -> tuple[list[str], str]:
+        """(queue names, next marker); pass the marker back for the next page, "" ends."""
+        await trio.lowlevel.checkpoint()
+        states, next_marker = self.account.list_queues(prefix, ret_number, marker)
+        return [s.name for s in states], next_marker
+
+    # -- what Queue handles use --------------------------------------------------------------
+
+    def now(self) -> int:
+        """Epoch milliseconds on the broker's clock."""
+        return self.clock.now_ms()
+
+    def _state(self, queue_name: str) -> QueueState:
+        return self.account.queue(queue_name)
+
+    def _lot(self, queue_name: str) -> trio.lowlevel.ParkingLot:
+        return self._lots[queue_name]
+
+    def _delete_queue(self, queue_name: str) -> None:
+        state = self.account.delete_queue(queue_name)
+        if state is not None:
+            self._timer.cancel(state)
+            self._lots.pop(queue_name).unpark_all()  # waiters wake to QueueNotExist
+
+    def _settle(self, state: QueueState) -> None:
+        woken = state.newly_active
+        if woken:
+            state.newly_active = 0
+            self._lots[state.name].unpark(count=woken)
+        self._timer.schedule(state, state.next_due())
+
+    def _on_due(self, state: QueueState) -> None:
+        if self.account.queues.get(state.name) is not state:
+            return  # deleted since
+        state.advance(self.now())
+        self._settle(state)
+
+    async def _run(self) -> None:
+        await self._timer.run()
+
+
+@asynccontextmanager
+async def open_broker(**options: object) -> AsyncIterator[Broker]:
+    """Run a broker for the duration of the block::
+
+        async with minimns.open_broker() as broker:
+            queue = await broker.create_queue("jobs")
+
+    Options: ``epoch_ms`` (epoch ms at start; default the wall clock),
+    ``max_queues`` (1000), ``max_waiters`` per queue (10000), ``seed`` (for
+    reproducible ids).
+    """
+    broker = Broker(**options)  # type: ignore[arg-type]
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(broker._run)
+        try:
+            yield broker
+        finally:
+            nursery.cancel_scope.cancel()
