@@ -63,6 +63,8 @@ class DueTimer:
         """Fire due keys forever; run it in the broker's nursery."""
         heap = self._heap
         while True:
+            while heap and self._due.get(heap[0][2]) != heap[0][0]:
+                heappop(heap)  # stale: never sleep for a deadline nobody holds
             self._target = heap[0][0] if heap else None
             deadline = math.inf if self._target is None else self._clock.trio_time(self._target)
             with trio.CancelScope(deadline=deadline) as scope:

@@ -1,0 +1,32 @@
+"""Run ``async def`` tests under trio with a virtual clock that jumps at once.
+
+A test that takes the ``mock_clock`` fixture gets the clock it runs on, to
+jump it by hand; ``autojump_threshold=0`` makes every sleep and long poll
+finish in no real time.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+
+import pytest
+import trio
+import trio.testing
+
+EPOCH_MS = 1_700_000_000_000  # a fixed start, so tests can assert exact times
+
+
+@pytest.fixture
+def mock_clock() -> trio.testing.MockClock:
+    return trio.testing.MockClock(autojump_threshold=0)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
+    if not inspect.iscoroutinefunction(pyfuncitem.obj):
+        return None
+    kwargs = {name: pyfuncitem.funcargs[name] for name in pyfuncitem._fixtureinfo.argnames}
+    clock = kwargs.get("mock_clock") or trio.testing.MockClock(autojump_threshold=0)
+    trio.run(functools.partial(pyfuncitem.obj, **kwargs), clock=clock)
+    return True
