@@ -29,10 +29,10 @@ async def test_received_fields_are_exact():
         sent = await queue.send_message("hello", priority=3)
         await trio.sleep(1.5)
         got = await queue.receive_message()
+        assert got.message_body_md5 == hashlib.md5(b"hello").hexdigest().upper()
         assert got == minimns.ReceivedMessage(
             message_id=sent.message_id,
             message_body="hello",
-            message_body_md5=hashlib.md5(b"hello").hexdigest().upper(),
             dequeue_count=1,
             enqueue_time=EPOCH_MS,
             first_dequeue_time=EPOCH_MS + 1500,

@@ -1,8 +1,13 @@
 """The broker: core state under trio, with long-poll waiters and the one timer.
 
-Every operation reads the clock once, applies one core operation, then
-settles its consequences in ``_settle``: wake as many waiters as messages
-became receivable, and tell the timer when this queue next changes by itself.
+Every operation reads the clock once and applies one core operation. An
+operation that can make a message receivable now, or that adds a due time
+(a delayed send, a receive, a visibility change), then calls ``_settle``:
+wake as many waiters as messages became receivable, and make sure the timer
+fires no later than the queue's next due time. So the timer always holds a
+due time at or before the queue's true next one, which is why operations that
+only remove things (delete, peek, read attributes) need not settle: anything
+their own catch-up made receivable was due, so the timer fires for it now.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import trio
 
 from ..core.account import QUEUES_MAX, Account
 from ..core.queue import QueueState
+from ..errors import QueueNotExist
 from .clock import BrokerClock
 from .queue import Queue
 from .timer import DueTimer
@@ -37,6 +43,7 @@ class Broker:
     ) -> None:
         self.clock = BrokerClock(epoch_ms)
         self.account = Account(max_queues=max_queues)
+        self._queues = self.account.queues
         self.max_waiters = max_waiters
         self._random = random.Random(seed)
         self._lots: dict[str, trio.lowlevel.ParkingLot] = {}
@@ -75,7 +82,10 @@ class Broker:
         return self.clock.now_ms()
 
     def _state(self, queue_name: str) -> QueueState:
-        return self.account.queue(queue_name)
+        state = self._queues.get(queue_name)
+        if state is None:
+            raise QueueNotExist()
+        return state
 
     def _lot(self, queue_name: str) -> trio.lowlevel.ParkingLot:
         return self._lots[queue_name]
@@ -91,7 +101,9 @@ class Broker:
         if woken:
             state.newly_active = 0
             self._lots[state.name].unpark(count=woken)
-        self._timer.schedule(state, state.next_due())
+        due = state.next_due()
+        if due is not None:
+            self._timer.schedule(state, due)
 
     def _on_due(self, state: QueueState) -> None:
         if self.account.queues.get(state.name) is not state:

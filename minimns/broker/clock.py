@@ -6,7 +6,6 @@ so days of retention or retries pass in no real time.
 
 from __future__ import annotations
 
-import math
 import time
 
 import trio
@@ -18,15 +17,17 @@ class BrokerClock:
     """Maps trio time to epoch ms and back; never runs backwards."""
 
     def __init__(self, epoch_ms: int | None = None) -> None:
-        self._trio_zero = trio.current_time()
+        self._clock = trio.lowlevel.current_clock()  # the run's clock, MockClock included
+        self._trio_zero = self._clock.current_time()
         self._epoch_zero = int(time.time() * 1000) if epoch_ms is None else int(epoch_ms)
         self._floor = self._epoch_zero
 
     def now_ms(self) -> int:
-        elapsed = (trio.current_time() - self._trio_zero) * 1000.0
-        now = self._epoch_zero + math.floor(elapsed + 1e-6)
+        # int() floors here: elapsed time is never negative.
+        now = self._epoch_zero + int((self._clock.current_time() - self._trio_zero) * 1000.0 + 1e-6)
         if now > self._floor:
             self._floor = now
+            return now
         return self._floor
 
     def reached(self, epoch_ms: int) -> None:

@@ -51,7 +51,6 @@ class Queue:
         broker = self.broker
         state = broker._state(self.queue_name)
         meta = state.meta(broker.now())
-        broker._settle(state)
         await cancel_shielded_checkpoint()
         return meta
 
@@ -115,28 +114,41 @@ class Queue:
     async def receive_message(self, wait_seconds: int | None = None) -> ReceivedMessage:
         """Receive one message, long polling up to ``wait_seconds`` (default:
         the queue's PollingWaitSeconds); MessageNotExist if none came."""
-        return (await self._receive(1, wait_seconds))[0]
+        await checkpoint_if_cancelled()
+        got, wait_seconds = self._take(1, wait_seconds)
+        if got:
+            await cancel_shielded_checkpoint()
+            return got[0]
+        return (await self._wait(1, wait_seconds))[0]
 
     async def batch_receive_message(
         self, batch_size: int, wait_seconds: int | None = None
     ) -> list[ReceivedMessage]:
         """Receive 1 to ``batch_size`` (at most 16) messages; returns as soon as any is there."""
-        return await self._receive(batch_size, wait_seconds)
-
-    async def _receive(self, count: int, wait_seconds: int | None) -> list[ReceivedMessage]:
         await checkpoint_if_cancelled()
-        check_range("numOfMessages", count, 1, BATCH_MAX, "")
+        check_range("numOfMessages", batch_size, 1, BATCH_MAX, "")
+        got, wait_seconds = self._take(batch_size, wait_seconds)
+        if got:
+            await cancel_shielded_checkpoint()
+            return got
+        return await self._wait(batch_size, wait_seconds)
+
+    def _take(self, count: int, wait_seconds: int | None) -> tuple[list[ReceivedMessage], int]:
+        """Receive what is there now: (messages, the wait that applies if none)."""
         broker = self.broker
         state = broker._state(self.queue_name)
         if wait_seconds is None:
             wait_seconds = state.attributes.polling_wait_seconds
-        else:
+        elif wait_seconds.__class__ is not int or not 0 <= wait_seconds <= WAIT_SECONDS_MAX:
             check_range("waitseconds", wait_seconds, 0, WAIT_SECONDS_MAX, "seconds")
         got = state.receive(broker.now(), count)
-        broker._settle(state)
         if got:
-            await cancel_shielded_checkpoint()
-            return got
+            broker._settle(state)
+        return got, wait_seconds
+
+    async def _wait(self, count: int, wait_seconds: int) -> list[ReceivedMessage]:
+        """Park until messages become receivable or ``wait_seconds`` pass."""
+        broker = self.broker
         lot = broker._lot(self.queue_name)
         if wait_seconds == 0 or len(lot) >= broker.max_waiters:
             await cancel_shielded_checkpoint()
@@ -147,9 +159,7 @@ class Queue:
                 # Woken because a message became receivable (or the queue went).
                 # From here to the return there is no checkpoint, so a message
                 # taken is always handed over, never lost to a cancellation.
-                state = broker._state(self.queue_name)
-                got = state.receive(broker.now(), count)
-                broker._settle(state)
+                got, _ = self._take(count, 0)
                 if got:
                     return got
                 lot = broker._lot(self.queue_name)
@@ -165,7 +175,6 @@ class Queue:
         broker = self.broker
         state = broker._state(self.queue_name)
         got = state.peek(broker.now(), batch_size)
-        broker._settle(state)
         await cancel_shielded_checkpoint()
         if not got:
             raise MessageNotExist()
@@ -176,9 +185,7 @@ class Queue:
     async def delete_message(self, receipt_handle: str) -> None:
         await checkpoint_if_cancelled()
         broker = self.broker
-        state = broker._state(self.queue_name)
-        state.delete(broker.now(), receipt_handle)
-        broker._settle(state)
+        broker._state(self.queue_name).delete(broker.now(), receipt_handle)
         await cancel_shielded_checkpoint()
 
     async def batch_delete_message(self, receipt_handles: Iterable[str]) -> None:
@@ -186,9 +193,7 @@ class Queue:
         its error, and every other handle's message was deleted."""
         await checkpoint_if_cancelled()
         broker = self.broker
-        state = broker._state(self.queue_name)
-        errors = state.batch_delete(broker.now(), receipt_handles)
-        broker._settle(state)
+        errors = broker._state(self.queue_name).batch_delete(broker.now(), receipt_handles)
         await cancel_shielded_checkpoint()
         if errors:
             raise BatchDeleteFail(errors)

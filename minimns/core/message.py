@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import IntEnum
 
 from ..errors import InvalidArgument
@@ -125,23 +125,31 @@ class MessageRecord:
         )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class SentMessage:
     """What a send returns. ``receipt_handle`` is set for delayed messages only,
-    as MNS does, so a delayed message can be deleted before it is delivered."""
+    as MNS does, so a delayed message can be deleted before it is delivered.
+
+    Message views are plain values: changing one changes nothing in the queue.
+    ``message_body_md5`` is computed when read, so callers that never look at
+    it never pay for it.
+    """
 
     message_id: str
-    message_body_md5: str
+    message_body: str = field(repr=False)
     receipt_handle: str | None = None
 
+    @property
+    def message_body_md5(self) -> str:
+        return body_md5(self.message_body)
 
-@dataclass(frozen=True, slots=True)
+
+@dataclass(slots=True)
 class PeekedMessage:
     """A message as peek shows it: no handle, no state change."""
 
     message_id: str
     message_body: str
-    message_body_md5: str
     dequeue_count: int
     enqueue_time: int
     first_dequeue_time: int
@@ -150,8 +158,12 @@ class PeekedMessage:
     user_properties: PropertyList = ()
     system_properties: PropertyList = ()
 
+    @property
+    def message_body_md5(self) -> str:
+        return body_md5(self.message_body)
 
-@dataclass(frozen=True, slots=True)
+
+@dataclass(slots=True)
 class ReceivedMessage(PeekedMessage):
     """A received message: invisible until ``next_visible_time`` (epoch ms),
     deletable with ``receipt_handle`` until then."""
@@ -181,7 +193,7 @@ class Message:
         )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ChangedVisibility:
     """What change_message_visibility returns: the new handle and when it expires."""
 

@@ -37,9 +37,8 @@ from .message import (
     Properties,
     ReceivedMessage,
     SentMessage,
-    body_md5,
 )
-from .receipt import message_id, mint_handle, parse_handle
+from .receipt import handle_prefix, id_prefix, parse_handle
 
 __all__ = ["BATCH_MAX", "BATCH_SEND_MAX_BYTES", "OutgoingMessage", "QueueState"]
 
@@ -68,6 +67,8 @@ class QueueState:
         self.create_time = now
         self.last_modify_time = now
         self.token = token
+        self._id_prefix = id_prefix(token)
+        self._handle_prefix = handle_prefix(token)
         self.active_count = 0
         self.inactive_count = 0
         self.delayed_count = 0
@@ -187,7 +188,7 @@ class QueueState:
             record.handle_gen = 1
             heappush(self._timers, (record.next_visible, seq, record))
             self.delayed_count += 1
-            handle: str | None = mint_handle(self.token, seq, 1)
+            handle: str | None = f"{self._handle_prefix}{seq:X}-1"
         else:
             record = MessageRecord(seq, body, priority, now, now, ACTIVE, properties)
             heappush(self._active, (priority, seq, record))
@@ -196,7 +197,7 @@ class QueueState:
             handle = None
         self._messages[seq] = record
         self._by_age.append(record)
-        return SentMessage(message_id(self.token, seq), body_md5(body), handle)
+        return SentMessage(f"{self._id_prefix}{seq:016X}", body, handle)
 
     # -- receiving ---------------------------------------------------------------------------
 
@@ -243,9 +244,8 @@ class QueueState:
     def _peeked_view(self, record: MessageRecord) -> PeekedMessage:
         props = record.properties
         return PeekedMessage(
-            message_id(self.token, record.seq),
+            f"{self._id_prefix}{record.seq:016X}",
             record.body,
-            body_md5(record.body),
             record.dequeue_count,
             record.enqueue_time,
             record.enqueue_time if record.first_dequeue_time is None else record.first_dequeue_time,
@@ -258,9 +258,8 @@ class QueueState:
     def _received_view(self, record: MessageRecord) -> ReceivedMessage:
         props = record.properties
         return ReceivedMessage(
-            message_id(self.token, record.seq),
+            f"{self._id_prefix}{record.seq:016X}",
             record.body,
-            body_md5(record.body),
             record.dequeue_count,
             record.enqueue_time,
             record.first_dequeue_time,
@@ -268,7 +267,7 @@ class QueueState:
             props.message_group_id,
             props.user_properties,
             props.system_properties,
-            mint_handle(self.token, record.seq, record.handle_gen),
+            f"{self._handle_prefix}{record.seq:X}-{record.handle_gen:X}",
             record.next_visible,
         )
 
@@ -276,7 +275,7 @@ class QueueState:
 
     def _holder(self, handle: object) -> MessageRecord:
         """The message a handle currently holds, or the MNS error for it."""
-        seq, gen = parse_handle(handle, self.token)
+        seq, gen = parse_handle(handle, self._handle_prefix)
         record = self._messages.get(seq)
         if record is None or record.handle_gen != gen or record.state not in (DELAYED, INACTIVE):
             raise MessageNotExist(
@@ -317,24 +316,22 @@ class QueueState:
         heappush(self._timers, (record.next_visible, record.seq, record))
         self._dead_timers += 1
         self._maybe_compact()
-        return mint_handle(self.token, record.seq, record.handle_gen), record.next_visible
+        handle = f"{self._handle_prefix}{record.seq:X}-{record.handle_gen:X}"
+        return handle, record.next_visible
 
     # -- time --------------------------------------------------------------------------------
 
     def next_due(self) -> int | None:
-        """The earliest epoch ms at which time alone changes this queue, if any."""
-        timers, by_age = self._timers, self._by_age
+        """The earliest epoch ms at which time alone makes a message receivable.
+
+        Retention is left out on purpose: an expiry never wakes anyone, and
+        every operation applies it first, so it needs no timer.
+        """
+        timers = self._timers
         while timers and not _timer_live(timers[0]):
             heappop(timers)
             self._dead_timers -= 1
-        while by_age and by_age[0].state is DELETED:
-            by_age.popleft()
-            self._dead_by_age -= 1
-        due = timers[0][0] if timers else None
-        if by_age:
-            expiry = by_age[0].enqueue_time + self.attributes.message_retention_period * 1000
-            due = expiry if due is None else min(due, expiry)
-        return due
+        return timers[0][0] if timers else None
 
     def advance(self, now: int) -> None:
         """Apply everything due at or before ``now``."""
@@ -342,6 +339,9 @@ class QueueState:
 
     def _advance(self, now: int) -> None:
         by_age = self._by_age
+        while by_age and by_age[0].state is DELETED:
+            by_age.popleft()  # consumed in order: the common case stays O(1)
+            self._dead_by_age -= 1
         if by_age:
             born_before = now - self.attributes.message_retention_period * 1000
             while by_age and by_age[0].enqueue_time <= born_before:

@@ -5,32 +5,40 @@ query string unencoded. A handle names its queue (by token), its message (by
 sequence number) and the receive it came from (by generation), so a queue can
 tell a stale handle (MessageNotExist) from a foreign or garbled one
 (ReceiptHandleError) without remembering old handles.
+
+The hot path formats and parses with plain string operations against
+per-queue prefixes; a parsed handle must re-mint to exactly the same text,
+which rejects every non-canonical spelling (lower case, signs, padding).
 """
 
 from __future__ import annotations
 
-import re
-
 from ..errors import ReceiptHandleError
 
-__all__ = ["message_id", "mint_handle", "parse_handle"]
-
-_VERSION = "1"
-_HANDLE_RE = re.compile(r"1-([0-9A-F]{1,16})-([0-9A-F]{1,16})-([0-9A-F]{1,16})\Z")
+__all__ = ["handle_prefix", "id_prefix", "parse_handle"]
 
 
-def message_id(token: int, seq: int) -> str:
-    """32 upper-case hex characters, like MNS ids: queue token then sequence."""
-    return f"{token:016X}{seq:016X}"
+def id_prefix(token: int) -> str:
+    """Message ids are 32 upper-case hex characters, like MNS ids: this queue's
+    16, then the message's sequence number as 16 more."""
+    return f"{token:016X}"
 
 
-def mint_handle(token: int, seq: int, gen: int) -> str:
-    return f"{_VERSION}-{token:X}-{seq:X}-{gen:X}"
+def handle_prefix(token: int) -> str:
+    """Handles read ``1-{token}-{seq}-{generation}`` in upper-case hex."""
+    return f"1-{token:X}-"
 
 
-def parse_handle(handle: object, token: int) -> tuple[int, int]:
-    """(seq, gen) of a handle minted for the queue with ``token``."""
-    match = _HANDLE_RE.match(handle) if isinstance(handle, str) else None
-    if match is None or int(match[1], 16) != token:
+def parse_handle(handle: object, prefix: str) -> tuple[int, int]:
+    """(seq, generation) of a handle minted under ``prefix``, else ReceiptHandleError."""
+    if type(handle) is not str or not handle.startswith(prefix) or len(handle) > 64:
         raise ReceiptHandleError()
-    return int(match[2], 16), int(match[3], 16)
+    rest = handle[len(prefix) :]
+    seq_text, _, gen_text = rest.partition("-")
+    try:
+        seq, gen = int(seq_text, 16), int(gen_text, 16)
+    except ValueError:
+        raise ReceiptHandleError() from None
+    if f"{seq:X}-{gen:X}" != rest:
+        raise ReceiptHandleError()
+    return seq, gen
