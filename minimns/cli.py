@@ -1,0 +1,75 @@
+"""The ``minimns`` command: ``minimns serve`` runs the MNS-compatible server."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+from functools import partial
+
+import trio
+import trio.testing
+
+from .broker.broker import open_broker
+from .server.serve import DEFAULT_PORT, ServerOptions, serve
+
+__all__ = ["main"]
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="minimns", description="Alibaba Cloud MNS, locally.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    s = commands.add_parser("serve", help="serve the MNS REST API (the official SDK works unchanged)")
+    s.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    s.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT}; 0 picks a free one)")
+    s.add_argument("--access-key-id", help="verify request signatures with this key id ...")
+    s.add_argument("--access-key-secret", help="... and this secret (both, or neither)")
+    s.add_argument("--account-id", default="1234567890", help="the account id queues belong to")
+    s.add_argument("--region", default="cn-hangzhou", help="the region name (default cn-hangzhou)")
+    s.add_argument(
+        "--virtual-clock",
+        action="store_true",
+        help="run on a clock that moves with real time and can be jumped: "
+        "POST /_minimns/clock/advance?seconds=N",
+    )
+    s.add_argument("--log-level", default="WARNING", help="logging level (default WARNING)")
+    return parser
+
+
+async def _serve(args: argparse.Namespace, clock: trio.testing.MockClock | None) -> None:
+    options = ServerOptions(
+        host=args.host,
+        port=args.port,
+        access_key_id=args.access_key_id,
+        access_key_secret=args.access_key_secret,
+        account_id=args.account_id,
+        region=args.region,
+    )
+    async with open_broker() as broker, trio.open_nursery() as nursery:
+        _, endpoint = await nursery.start(partial(serve, broker, options, clock=clock))
+        if options.credentials is None:
+            print("minimns: no access keys configured: accepting every request signature", flush=True)
+        if clock is not None:
+            print(f"minimns: virtual clock: POST {endpoint}/_minimns/clock/advance?seconds=N", flush=True)
+        print(f"minimns: serving MNS at {endpoint}", flush=True)
+        with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+            async for _ in signals:
+                print("minimns: stopping", flush=True)
+                nursery.cancel_scope.cancel()
+                break
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if (args.access_key_id is None) != (args.access_key_secret is None):
+        print("minimns: give --access-key-id and --access-key-secret together", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    clock = trio.testing.MockClock(rate=1.0) if args.virtual_clock else None
+    try:
+        trio.run(_serve, args, clock, clock=clock)
+    except OSError as error:
+        print(f"minimns: cannot serve on {args.host}:{args.port}: {error}", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,1 @@
+"""The MNS-compatible HTTP server: h11 on trio, in front of the broker."""

@@ -1,0 +1,188 @@
+"""The MNS REST application: authenticate, route, render, on top of the broker.
+
+``MNSApp`` is an ``async (Request) -> Response`` callable, so it serves the
+socket server and the in-process SDK transport alike. Errors are MNS values
+raised anywhere below and rendered here, once, as the ``<Error>`` document;
+anything else is a bug, logged and answered with InternalError.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import time
+from email.utils import formatdate
+from typing import Awaitable, Callable
+
+import trio
+
+from ..broker.broker import Broker
+from ..errors import InternalError, InvalidArgument, InvalidQueryString, InvalidRequestURL, MNSError
+from . import account_routes, queue_routes
+from .auth import Credentials, verify
+from .http import Request, Response
+from .xmlcodec import document, element
+
+__all__ = ["MNSApp"]
+
+log = logging.getLogger("minimns.server")
+
+API_VERSION = "2015-06-06"
+Route = Callable[["Call"], Awaitable[Response]]
+
+
+class Call:
+    """One request being answered: the request, its id, and the response helpers."""
+
+    __slots__ = ("app", "request", "request_id")
+
+    def __init__(self, app: "MNSApp", request: Request, request_id: str) -> None:
+        self.app = app
+        self.request = request
+        self.request_id = request_id
+
+    @property
+    def broker(self) -> Broker:
+        return self.app.broker
+
+    @property
+    def base_url(self) -> str:
+        """This server as the client addressed it: Location and HostId use it."""
+        return f"http://{self.request.headers.get('host', self.app.default_host)}"
+
+    def allow_query(self, *keys: str) -> None:
+        unknown = set(self.request.query) - set(keys)
+        if unknown:
+            raise InvalidQueryString(f"The query item {sorted(unknown)[0]!r} is not valid here.")
+
+    def respond(
+        self, status: int, body: bytes = b"", headers: list[tuple[str, str]] | None = None
+    ) -> Response:
+        out = [
+            ("x-mns-request-id", self.request_id),
+            ("x-mns-version", API_VERSION),
+            ("Date", self.app.http_date()),
+            ("Server", "minimns"),
+        ]
+        if body:
+            out.append(("Content-Type", "text/xml;charset=utf-8"))
+        if headers:
+            out.extend(headers)
+        return Response(status, out, body)
+
+    def error(self, error: MNSError) -> Response:
+        return self.error_document(error.status, error.code, error.message)
+
+    def error_document(self, status: int, code: str, message: str) -> Response:
+        body = document(
+            "Error",
+            [
+                element("Code", code),
+                element("Message", message),
+                element("RequestId", self.request_id),
+                element("HostId", self.base_url),
+            ],
+        )
+        return self.respond(status, body)
+
+
+class MNSApp:
+    def __init__(
+        self,
+        broker: Broker,
+        *,
+        credentials: Credentials | None = None,
+        account_id: str = "1234567890",
+        region: str = "cn-hangzhou",
+        clock: "trio.testing.MockClock | None" = None,
+        default_host: str = "127.0.0.1",
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.broker = broker
+        self.credentials = credentials
+        self.account_id = account_id
+        self.region = region
+        self.clock = clock  # set only with --virtual-clock: then time can be advanced
+        self.default_host = default_host
+        self.logging_bucket = ""
+        self._wall_clock = wall_clock
+        self._request_prefix = f"{random.getrandbits(48):012X}"
+        self._request_count = 0
+        self._date_second = -1
+        self._date_text = ""
+
+    # -- the callable --------------------------------------------------------------------------
+
+    async def __call__(self, request: Request) -> Response:
+        self._request_count += 1
+        call = Call(self, request, f"{self._request_prefix}{self._request_count:012X}")
+        try:
+            if request.path.startswith("/_minimns/"):
+                return await self._developer(call)
+            if self.credentials is not None:
+                verify(request, self.credentials, int(self._wall_clock() * 1000))
+            return await self._route(call)(call)
+        except MNSError as error:
+            return call.error(error)
+        except trio.Cancelled:
+            raise
+        except Exception:
+            log.exception("internal error on %s %s", request.method, request.target)
+            return call.error(InternalError())
+
+    def may_block(self, request: Request) -> bool:
+        """Long polls: the HTTP layer watches their connection while they wait."""
+        return request.method == "GET" and queue_routes.is_receive(request)
+
+    def reject(self, status: int, code: str, message: str) -> Response:
+        """An error for a request that could not even be read."""
+        self._request_count += 1
+        call = Call(
+            self, Request("GET", "/", {}), f"{self._request_prefix}{self._request_count:012X}"
+        )
+        return call.error_document(status, code, message)
+
+    def http_date(self) -> str:
+        second = int(self._wall_clock())
+        if second != self._date_second:
+            self._date_second = second
+            self._date_text = formatdate(second, usegmt=True)
+        return self._date_text
+
+    # -- routing -------------------------------------------------------------------------------
+
+    def _route(self, call: Call) -> Route:
+        request = call.request
+        parts = request.path.split("/")
+        # "", "queues", name, "messages"
+        if parts[1:2] == ["queues"]:
+            return queue_routes.route(request.method, parts[2:])
+        if request.path == "/":
+            return account_routes.route(request.method)
+        if request.path == "/commonbuy/openservice" and request.method == "POST":
+            return account_routes.open_service
+        raise InvalidRequestURL(f"The request URL {request.path} is not valid.")
+
+    async def _developer(self, call: Call) -> Response:
+        """``/_minimns/clock`` (GET) and ``/_minimns/clock/advance?seconds=N`` (POST),
+        present only when the server runs on a virtual clock."""
+        request = call.request
+        if self.clock is None or request.path not in ("/_minimns/clock", "/_minimns/clock/advance"):
+            raise InvalidRequestURL(f"The request URL {request.path} is not valid.")
+        if request.path == "/_minimns/clock/advance":
+            if request.method != "POST":
+                raise InvalidRequestURL("Advance the clock with POST.")
+            call.allow_query("seconds")
+            try:
+                seconds = float(request.query.get("seconds", ""))
+            except ValueError:
+                raise InvalidArgument("seconds should be a number of seconds.") from None
+            if not 0 <= seconds <= 365 * 86400:
+                raise InvalidArgument("seconds should be between 0 and 31536000.")
+            self.clock.jump(seconds)
+        body = json.dumps({"now_ms": self.broker.now(), "virtual": True}).encode()
+        response = call.respond(200, body)
+        response.headers = [(k, v) for k, v in response.headers if k != "Content-Type"]
+        response.headers.append(("Content-Type", "application/json"))
+        return response

@@ -1,0 +1,218 @@
+"""HTTP/1.1 on trio with h11: one task per connection, keep-alive, bounded input.
+
+This module knows nothing of MNS. It turns bytes into ``Request`` values,
+hands them to an application (``async (Request) -> Response``) and writes
+the ``Response`` back. While a request that may block (a long poll) is
+being handled, it keeps reading the socket, so a client that hangs up
+cancels its own request instead of leaving a waiter behind.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Awaitable, Callable
+
+import h11
+import trio
+
+__all__ = ["HttpLimits", "Request", "Response", "serve_connection"]
+
+log = logging.getLogger("minimns.http")
+
+
+@dataclass(slots=True)
+class Request:
+    method: str
+    target: str  # the request-target exactly as sent: signatures are computed over it
+    headers: dict[str, str]  # lower-case names
+    body: bytes = b""
+    path: str = field(init=False)
+    query: dict[str, str] = field(init=False)  # lower-case keys, raw values
+
+    def __post_init__(self) -> None:
+        self.path, _, raw_query = self.target.partition("?")
+        self.query = {}
+        for item in raw_query.split("&"):
+            if item:
+                key, _, value = item.partition("=")  # no decoding: the SDK sends handles raw
+                self.query[key.lower()] = value
+
+
+@dataclass(slots=True)
+class Response:
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes = b""
+
+
+@dataclass(frozen=True, slots=True)
+class HttpLimits:
+    max_body: int = 512 * 1024  # bytes; MNS bodies are at most 64 KB of message text
+    max_header: int = 16 * 1024
+    idle_timeout: float = 300.0  # seconds a keep-alive connection may sit idle
+    read_timeout: float = 60.0  # seconds to receive a whole request once it has started
+
+
+Handler = Callable[[Request], Awaitable[Response]]
+Rejecter = Callable[[int, str, str], Response]  # (status, code, message) -> error response
+
+
+class _Closed(Exception):
+    """The peer went away, or broke the protocol badly enough that we hang up."""
+
+
+async def serve_connection(
+    stream: trio.abc.Stream,
+    handle: Handler,
+    reject: Rejecter,
+    may_block: Callable[[Request], bool],
+    limits: HttpLimits = HttpLimits(),
+) -> None:
+    """Serve requests on one connection until either side closes it."""
+    conn = h11.Connection(h11.SERVER, max_incomplete_event_size=limits.max_header)
+    try:
+        while True:
+            try:
+                request = await _read_request(conn, stream, limits, reject)
+            except _TooLarge as too_large:
+                await _send(conn, stream, too_large.response, close=True)
+                return
+            if request is None:
+                return
+            if isinstance(request, Response):  # a request we refuse to read
+                await _send(conn, stream, request, close=True)
+                return
+            if may_block(request):
+                response = await _handle_watching(conn, stream, handle, request)
+                if response is None:
+                    return  # the client hung up while we waited
+            else:
+                response = await handle(request)
+            await _send(conn, stream, response)
+            if conn.our_state is h11.MUST_CLOSE or conn.their_state is h11.MUST_CLOSE:
+                return
+            try:
+                conn.start_next_cycle()
+            except h11.LocalProtocolError:
+                return
+    except (_Closed, trio.BrokenResourceError, trio.ClosedResourceError):
+        return
+    finally:
+        with trio.move_on_after(1) as cleanup:
+            cleanup.shield = True
+            try:
+                await stream.aclose()
+            except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
+                pass
+
+
+class _TooLarge(Exception):
+    def __init__(self, response: Response) -> None:
+        self.response = response
+
+
+async def _next_event(conn: h11.Connection, stream: trio.abc.Stream, timeout: float) -> object:
+    while True:
+        event = conn.next_event()  # RemoteProtocolError for bytes that are not HTTP
+        if event is not h11.NEED_DATA:
+            return event
+        with trio.move_on_after(timeout) as scope:
+            data = await stream.receive_some(65536)
+        if scope.cancelled_caught:
+            raise _Closed()
+        conn.receive_data(data)  # b"" marks the end of the stream
+
+
+async def _read_request(
+    conn: h11.Connection, stream: trio.abc.Stream, limits: HttpLimits, reject: Rejecter
+) -> Request | Response | None:
+    """The next request; a Response to send before hanging up; None when the peer left."""
+    try:
+        return await _read_request_events(conn, stream, limits, reject)
+    except h11.RemoteProtocolError as error:
+        if conn.our_state is not h11.SEND_RESPONSE and conn.our_state is not h11.IDLE:
+            return None
+        return reject(400, "InvalidRequest", f"The request is not valid HTTP/1.1: {error}.")
+
+
+async def _read_request_events(
+    conn: h11.Connection, stream: trio.abc.Stream, limits: HttpLimits, reject: Rejecter
+) -> Request | Response | None:
+    event = await _next_event(conn, stream, limits.idle_timeout)
+    if isinstance(event, h11.ConnectionClosed) or not isinstance(event, h11.Request):
+        return None
+    headers = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in event.headers}
+    try:
+        target = event.target.decode("ascii")
+    except UnicodeDecodeError:
+        return reject(400, "InvalidRequestURL", "The request URL should be ASCII.")
+    method = event.method.decode("ascii")
+    length = headers.get("content-length")
+    if length is not None and length.isdigit() and int(length) > limits.max_body:
+        raise _TooLarge(
+            reject(400, "InvalidArgument", f"The request body is larger than {limits.max_body} bytes.")
+        )
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        event = await _next_event(conn, stream, limits.read_timeout)
+        if isinstance(event, h11.Data):
+            size += len(event.data)
+            if size > limits.max_body:
+                raise _TooLarge(
+                    reject(
+                        400, "InvalidArgument", f"The request body is larger than {limits.max_body} bytes."
+                    )
+                )
+            chunks.append(event.data)
+        elif isinstance(event, h11.EndOfMessage):
+            break
+        else:
+            raise _Closed()
+    return Request(method, target, headers, b"".join(chunks))
+
+
+async def _handle_watching(
+    conn: h11.Connection, stream: trio.abc.Stream, handle: Handler, request: Request
+) -> Response | None:
+    """Run ``handle`` while reading the socket; None if the peer hung up first."""
+    result: list[Response] = []
+
+    async def run_handler(cancel_scope: trio.CancelScope) -> None:
+        result.append(await handle(request))
+        cancel_scope.cancel()
+
+    async def watch(cancel_scope: trio.CancelScope) -> None:
+        buffered = 0
+        while buffered < 65536:
+            data = await stream.receive_some(65536)
+            if not data:
+                cancel_scope.cancel()  # hung up: drop the waiter, take no message
+                return
+            buffered += len(data)
+            conn.receive_data(data)  # a pipelined request: h11 keeps it for the next cycle
+        await trio.sleep_forever()
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(run_handler, nursery.cancel_scope)
+        nursery.start_soon(watch, nursery.cancel_scope)
+    return result[0] if result else None
+
+
+async def _send(
+    conn: h11.Connection, stream: trio.abc.Stream, response: Response, close: bool = False
+) -> None:
+    headers = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in response.headers]
+    headers.append((b"Content-Length", str(len(response.body)).encode()))
+    if close:
+        headers.append((b"Connection", b"close"))
+    try:
+        data = conn.send(h11.Response(status_code=response.status, headers=headers))
+        if response.body:
+            data += conn.send(h11.Data(data=response.body))
+        data += conn.send(h11.EndOfMessage())
+    except h11.LocalProtocolError:
+        log.exception("could not frame a response")
+        raise _Closed() from None
+    await stream.send_all(data)

@@ -1,0 +1,74 @@
+"""Serve the MNS app on TCP: listeners, one task per connection, clean shutdown."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import trio
+import trio.testing
+
+from ..broker.broker import Broker
+from .app import MNSApp
+from .auth import Credentials
+from .http import HttpLimits, serve_connection
+
+__all__ = ["DEFAULT_PORT", "ServerOptions", "serve"]
+
+DEFAULT_PORT = 9876
+log = logging.getLogger("minimns.server")
+
+
+@dataclass(frozen=True)
+class ServerOptions:
+    host: str = "127.0.0.1"
+    port: int = DEFAULT_PORT
+    access_key_id: str | None = None
+    access_key_secret: str | None = None
+    account_id: str = "1234567890"
+    region: str = "cn-hangzhou"
+    max_connections: int = 20000
+    limits: HttpLimits = field(default_factory=HttpLimits)
+
+    @property
+    def credentials(self) -> Credentials | None:
+        if self.access_key_id is None or self.access_key_secret is None:
+            return None
+        return Credentials(self.access_key_id, self.access_key_secret)
+
+
+async def serve(
+    broker: Broker,
+    options: ServerOptions = ServerOptions(),
+    *,
+    clock: trio.testing.MockClock | None = None,
+    task_status: trio.TaskStatus[tuple[MNSApp, str]] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Serve until cancelled. ``task_status.started`` gets (app, "http://host:port")."""
+    listeners = await trio.open_tcp_listeners(options.port, host=options.host)
+    sockname = listeners[0].socket.getsockname()
+    host, port = sockname[0], sockname[1]
+    shown = f"[{host}]" if ":" in host else host
+    app = MNSApp(
+        broker,
+        credentials=options.credentials,
+        account_id=options.account_id,
+        region=options.region,
+        clock=clock,
+        default_host=f"{shown}:{port}",
+    )
+    open_connections = 0
+
+    async def handle(stream: trio.SocketStream) -> None:
+        nonlocal open_connections
+        if open_connections >= options.max_connections:
+            await stream.aclose()
+            return
+        open_connections += 1
+        try:
+            await serve_connection(stream, app, app.reject, app.may_block, options.limits)
+        finally:
+            open_connections -= 1
+
+    task_status.started((app, f"http://{shown}:{port}"))
+    await trio.serve_listeners(handle, listeners)
