@@ -96,8 +96,11 @@ class QueueState:
     # -- attributes --------------------------------------------------------------------------
 
     def set_attributes(self, now: int, **changes: object) -> None:
-        """Change only the given attributes (None = keep); all-or-nothing."""
+        """Change only the given attributes (None = keep); all-or-nothing.
+
+        What was due by ``now`` happens first, under the old attributes."""
         attributes = self.attributes.with_changes(**changes)
+        self._advance(now)
         if any(v is not None for v in changes.values()):
             self.attributes = attributes
             self.last_modify_time = now
@@ -241,32 +244,27 @@ class QueueState:
                     heappush(frontier, (heap[child], child))
         return out
 
-    def _peeked_view(self, record: MessageRecord) -> PeekedMessage:
+    def _view_fields(self, record: MessageRecord) -> tuple:
         props = record.properties
-        return PeekedMessage(
+        first = record.first_dequeue_time
+        return (
             f"{self._id_prefix}{record.seq:016X}",
             record.body,
             record.dequeue_count,
             record.enqueue_time,
-            record.enqueue_time if record.first_dequeue_time is None else record.first_dequeue_time,
+            record.enqueue_time if first is None else first,  # MNS: never received -> enqueue time
             record.priority,
             props.message_group_id,
             props.user_properties,
             props.system_properties,
         )
 
+    def _peeked_view(self, record: MessageRecord) -> PeekedMessage:
+        return PeekedMessage(*self._view_fields(record))
+
     def _received_view(self, record: MessageRecord) -> ReceivedMessage:
-        props = record.properties
         return ReceivedMessage(
-            f"{self._id_prefix}{record.seq:016X}",
-            record.body,
-            record.dequeue_count,
-            record.enqueue_time,
-            record.first_dequeue_time,
-            record.priority,
-            props.message_group_id,
-            props.user_properties,
-            props.system_properties,
+            *self._view_fields(record),
             f"{self._handle_prefix}{record.seq:X}-{record.handle_gen:X}",
             record.next_visible,
         )
