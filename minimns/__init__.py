@@ -9,6 +9,7 @@ from .broker.queue import Queue
 from .core.attributes import QueueAttributes, QueueMeta
 from .core.message import ChangedVisibility, Message, PeekedMessage, ReceivedMessage, SentMessage
 from .errors import *  # noqa: F403  (one class per MNS error code)
+from .testing import mock_mns
 
 __version__ = "0.1.0"
 
@@ -25,4 +26,5 @@ __all__ = [
     "errors",
     "open_broker",
     *errors.__all__,
+    "mock_mns",
 ]

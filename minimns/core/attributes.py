@@ -32,7 +32,8 @@ _NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]*\Z")
 def check_range(mns_name: str, value: object, low: int, high: int, unit: str) -> int:
     """``value`` as an int within [low, high], or InvalidArgument as MNS words it."""
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise InvalidArgument(f"The value of {mns_name} should between {low} and {high} {unit}.")
+        unit = f" {unit}" if unit else ""
+        raise InvalidArgument(f"The value of {mns_name} should between {low} and {high}{unit}.")
     return value
 
 

@@ -18,7 +18,15 @@ from typing import Awaitable, Callable
 import trio
 
 from ..broker.broker import Broker
-from ..errors import InternalError, InvalidArgument, InvalidQueryString, InvalidRequestURL, MNSError
+from ..errors import (
+    InternalError,
+    InvalidArgument,
+    InvalidQueryString,
+    InvalidRequestURL,
+    InvalidVersionHeader,
+    MissingVersionHeader,
+    MNSError,
+)
 from . import account_routes, queue_routes
 from .auth import Credentials, verify
 from .http import Request, Response
@@ -121,6 +129,13 @@ class MNSApp:
             if request.path.startswith("/_minimns/"):
                 return await self._developer(call)
             if self.credentials is not None:
+                # Without keys the server is lenient on purpose (curl works); with
+                # keys it checks every request header as MNS does.
+                version = request.headers.get("x-mns-version")
+                if version is None:
+                    raise MissingVersionHeader()
+                if version != API_VERSION:
+                    raise InvalidVersionHeader(f"The x-mns-version should be {API_VERSION}.")
                 verify(request, self.credentials, int(self._wall_clock() * 1000))
             return await self._route(call)(call)
         except MNSError as error:

@@ -89,7 +89,7 @@ async def serve_connection(
                     return  # the client hung up while we waited
             else:
                 response = await handle(request)
-            await _send(conn, stream, response)
+            await _send(conn, stream, response, head=request.method == "HEAD")
             if conn.our_state is h11.MUST_CLOSE or conn.their_state is h11.MUST_CLOSE:
                 return
             try:
@@ -153,6 +153,8 @@ async def _read_request_events(
         raise _TooLarge(
             reject(400, "InvalidArgument", f"The request body is larger than {limits.max_body} bytes.")
         )
+    if conn.they_are_waiting_for_100_continue:
+        await stream.send_all(conn.send(h11.InformationalResponse(status_code=100, headers=[])))
     chunks: list[bytes] = []
     size = 0
     while True:
@@ -201,16 +203,22 @@ async def _handle_watching(
 
 
 async def _send(
-    conn: h11.Connection, stream: trio.abc.Stream, response: Response, close: bool = False
+    conn: h11.Connection,
+    stream: trio.abc.Stream,
+    response: Response,
+    close: bool = False,
+    head: bool = False,
 ) -> None:
     headers = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in response.headers]
-    headers.append((b"Content-Length", str(len(response.body)).encode()))
+    body = b"" if head or response.status in (204, 304) else response.body
+    if response.status not in (204, 304) and not head:
+        headers.append((b"Content-Length", str(len(body)).encode()))
     if close:
         headers.append((b"Connection", b"close"))
     try:
         data = conn.send(h11.Response(status_code=response.status, headers=headers))
-        if response.body:
-            data += conn.send(h11.Data(data=response.body))
+        if body:
+            data += conn.send(h11.Data(data=body))
         data += conn.send(h11.EndOfMessage())
     except h11.LocalProtocolError:
         log.exception("could not frame a response")

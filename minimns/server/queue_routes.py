@@ -141,7 +141,7 @@ async def list_queue(call: "Call") -> "Response":
     call.allow_query()
     headers = call.request.headers
     ret_number = headers.get("x-mns-ret-number", "1000").strip()
-    if not ret_number.isdigit():
+    if not (ret_number.isascii() and ret_number.isdigit() and len(ret_number) <= 9):
         raise InvalidArgument("The value of x-mns-ret-number should be an integer.")
     names, next_marker = await call.broker.list_queue(
         prefix=headers.get("x-mns-prefix", ""),
@@ -237,7 +237,7 @@ def _query_int(call: "Call", key: str, mns_name: str) -> int | None:
     value = call.request.query.get(key)
     if value is None:
         return None
-    if not value.isdigit() or not value.isascii():
+    if not (value.isascii() and value.isdigit() and len(value) <= 9):
         raise InvalidArgument(f"The value of {mns_name} should be a non-negative integer.")
     return int(value)
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+import math
+from dataclasses import dataclass, field, replace
 
 import trio
 import trio.testing
@@ -57,6 +58,11 @@ async def serve(
         clock=clock,
         default_host=f"{shown}:{port}",
     )
+    limits = options.limits
+    if clock is not None:
+        # Jumps of a virtual clock are not idle time: connection timeouts would
+        # fire on every advance, so a test server keeps connections open.
+        limits = replace(limits, idle_timeout=math.inf, read_timeout=math.inf)
     open_connections = 0
 
     async def handle(stream: trio.SocketStream) -> None:
@@ -66,7 +72,7 @@ async def serve(
             return
         open_connections += 1
         try:
-            await serve_connection(stream, app, app.reject, app.may_block, options.limits)
+            await serve_connection(stream, app, app.reject, app.may_block, limits)
         finally:
             open_connections -= 1
 

@@ -10,6 +10,7 @@ parsers do not fold it into ``\\n``.
 
 from __future__ import annotations
 
+import re
 from typing import Iterable
 from xml.etree.ElementTree import Element
 
@@ -29,6 +30,7 @@ __all__ = [
 
 NAMESPACE = "http://mns.aliyuncs.com/doc/v1/"
 _DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>\n'
+_INTEGER = re.compile(r"-?[0-9]{1,18}")
 _ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#13;"})
 
 
@@ -61,7 +63,7 @@ def to_int(fields: dict[str, str], name: str) -> int | None:
     if text is None:
         return None
     text = text.strip()
-    if not text.lstrip("-").isdigit() or not text.isascii():
+    if not _INTEGER.fullmatch(text):
         raise InvalidArgument(f"The value of {name} should be an integer, not {text!r}.")
     return int(text)
 
