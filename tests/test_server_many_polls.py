@@ -1,0 +1,78 @@
+"""Thousands of concurrent long polls over HTTP: one trio task each, no thread each."""
+
+from __future__ import annotations
+
+import re
+import resource
+import socket
+import threading
+import time
+
+import pytest
+from mns.account import Account
+from mns.queue import Message, QueueMeta
+
+from minimns.server.thread import ServerThread
+
+POLLS = 2000
+
+
+def _raise_fd_limit(needed: int) -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < needed:
+        if hard != resource.RLIM_INFINITY and hard < needed:
+            pytest.skip(f"needs {needed} file descriptors, the hard limit is {hard}")
+        resource.setrlimit(resource.RLIMIT_NOFILE, (needed, hard))
+
+
+def _parked(server: ServerThread, name: str) -> int:
+    async def count() -> int:
+        lot = server.broker._lots.get(name)
+        return 0 if lot is None else len(lot)
+
+    return server.call(count)
+
+
+def test_two_thousand_long_polls_each_get_one_message():
+    _raise_fd_limit(2 * POLLS + 256)
+    with ServerThread() as server:
+        host, port = server.endpoint[len("http://") :].rsplit(":", 1)
+        account = Account(server.endpoint, "id", "secret")
+        queue = account.get_queue("crowd")
+        queue.create(QueueMeta())
+        threads_before = threading.active_count()
+        request = (
+            f"GET /queues/crowd/messages?waitseconds=30 HTTP/1.1\r\nHost: {host}:{port}\r\n"
+            "x-mns-version: 2015-06-06\r\nContent-Length: 0\r\n\r\n"
+        ).encode()
+        sockets = []
+        try:
+            for _ in range(POLLS):
+                sock = socket.create_connection((host, int(port)))
+                sock.sendall(request)
+                sockets.append(sock)
+            deadline = time.monotonic() + 20
+            while _parked(server, "crowd") < POLLS and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert _parked(server, "crowd") == POLLS
+            assert threading.active_count() == threads_before  # tasks, not threads
+
+            for start in range(0, POLLS, 16):
+                queue.batch_send_message([Message(f"m{i}") for i in range(start, start + 16)])
+            bodies = []
+            for sock in sockets:
+                sock.settimeout(20)
+                data = b""
+                while b"</Message>" not in data:
+                    chunk = sock.recv(65536)
+                    assert chunk, "the server closed a long poll without answering"
+                    data += chunk
+                assert data.startswith(b"HTTP/1.1 200")
+                bodies.append(re.search(rb"<MessageBody>(.*?)</MessageBody>", data).group(1))
+            assert len(set(bodies)) == POLLS
+            assert _parked(server, "crowd") == 0
+            meta = queue.get_attributes()
+            assert (meta.active_messages, meta.inactive_messages) == (0, POLLS)
+        finally:
+            for sock in sockets:
+                sock.close()
