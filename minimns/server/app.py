@@ -65,7 +65,11 @@ class Call:
             raise InvalidQueryString(f"The query item {sorted(unknown)[0]!r} is not valid here.")
 
     def respond(
-        self, status: int, body: bytes = b"", headers: list[tuple[str, str]] | None = None
+        self,
+        status: int,
+        body: bytes = b"",
+        headers: list[tuple[str, str]] | None = None,
+        content_type: str = "text/xml;charset=utf-8",
     ) -> Response:
         out = [
             ("x-mns-request-id", self.request_id),
@@ -74,7 +78,7 @@ class Call:
             ("Server", "minimns"),
         ]
         if body:
-            out.append(("Content-Type", "text/xml;charset=utf-8"))
+            out.append(("Content-Type", content_type))
         if headers:
             out.extend(headers)
         return Response(status, out, body)
@@ -197,7 +201,4 @@ class MNSApp:
                 raise InvalidArgument("seconds should be between 0 and 31536000.")
             self.clock.jump(seconds)
         body = json.dumps({"now_ms": self.broker.now(), "virtual": True}).encode()
-        response = call.respond(200, body)
-        response.headers = [(k, v) for k, v in response.headers if k != "Content-Type"]
-        response.headers.append(("Content-Type", "application/json"))
-        return response
+        return call.respond(200, body, content_type="application/json")
