@@ -33,12 +33,7 @@ from dataclasses import dataclass
 import pytest
 from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import (
-    RuleBasedStateMachine,
-    initialize,
-    invariant,
-    rule,
-)
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from minimns.core.attributes import QueueAttributes
 from minimns.core.message import NO_PROPERTIES, MessageState
@@ -84,8 +79,9 @@ class Model:
     def advance(self, now: int) -> None:
         """Apply everything due at or before ``now`` (exactly, from scratch)."""
         for mid, m in list(self.messages.items()):
-            if m.enqueue + self.retention * 1000 <= now:
-                event(f"expired {m.state} message" + (" on the boundary" if m.enqueue + self.retention * 1000 == now else ""))
+            expiry = m.enqueue + self.retention * 1000
+            if expiry <= now:
+                event(f"expired {m.state} message" + (" on the boundary" if expiry == now else ""))
                 del self.messages[mid]
             elif m.state in (DELAYED, INACTIVE) and m.due <= now:
                 event(f"{m.state} -> ACTIVE" + (" on the boundary" if m.due == now else ""))
@@ -147,6 +143,7 @@ JUMPS = st.one_of(
     st.tuples(st.just("ms"), st.integers(1, 5_000)),
     st.tuples(st.just("s"), st.integers(1, 120)),
 )
+PREFER = st.sampled_from(["any", "valid", "inactive"])  # which minted handles to pick from
 INVALID_OUTGOING = st.sampled_from([
     ("", None, None),  # empty body
     ("x", -1, None),
@@ -278,10 +275,15 @@ class QueueMachine(RuleBasedStateMachine):
     @rule(jump=JUMPS, count=st.integers(1, 16))
     def receive(self, jump, count) -> None:
         self.jump(jump)
+        self.do_receive(count)
+
+    def do_receive(self, count: int) -> list:
         expected = self.model.receive_order()[:count]
         got = self.queue.receive(self.now, count)
         event(f"receive: {'none' if not got else 'some' if len(got) < count else 'full'}")
-        assert [r.message_id for r in got] == [m.mid for m in expected]
+        ids = [r.message_id for r in got]
+        assert len(set(ids)) == len(ids), "a message received twice in one call"
+        assert ids == [m.mid for m in expected]
         visible_at = self.now + self.model.visibility * 1000
         for r, m in zip(got, expected):
             # never handed out twice while invisible
@@ -299,6 +301,26 @@ class QueueMachine(RuleBasedStateMachine):
             assert r.priority == m.priority
             assert r.message_body == m.body
             assert r.message_body_md5 == md5_upper(m.body)
+        return got
+
+    @rule(
+        jump=JUMPS,
+        count=st.integers(1, 16),
+        later=st.integers(0, 2_000),
+        actions=st.lists(st.sampled_from(["delete", "hide", "keep"]), min_size=16, max_size=16),
+        timeout=st.integers(1, 60),
+    )
+    def receive_then_handle(self, jump, count, later, actions, timeout) -> None:
+        """Receive, then soon after delete / change the visibility of what came,
+        through the handles just minted (mostly still valid, INACTIVE ones)."""
+        self.jump(jump)
+        got = self.do_receive(count)
+        self.jump(("ms", later) if later else ("none", 0))
+        for r, action in zip(got, actions):
+            if action == "delete":
+                self.delete_with(r.receipt_handle)
+            elif action == "hide":
+                self.change_visibility_with(r.receipt_handle, timeout)
 
     @rule(jump=JUMPS, count=st.integers(1, 16))
     def peek(self, jump, count) -> None:
@@ -311,17 +333,21 @@ class QueueMachine(RuleBasedStateMachine):
         assert [p.message_id for p in got] == [m.mid for m in expected]
         for p, m in zip(got, expected):
             assert p.dequeue_count == m.dequeue_count
-            assert p.first_dequeue_time == (m.enqueue if m.first_dequeue is None else m.first_dequeue)
+            first = m.enqueue if m.first_dequeue is None else m.first_dequeue
+            assert p.first_dequeue_time == first
             assert p.enqueue_time == m.enqueue
             assert p.priority == m.priority
             assert p.message_body == m.body
 
     # -- rules: handles -----------------------------------------------------------------------
 
-    def pick_handle(self, data, prefer_valid: bool) -> object:
-        """A handle minted earlier (valid now if asked and any is), else a garbage one."""
-        valid = [h for h in self.handles if self.model.holder(h) is not None]
-        pool = valid if prefer_valid and valid else self.handles
+    def pick_handle(self, data, prefer: str) -> object:
+        """A handle minted earlier (any; valid now; valid for an INACTIVE message,
+        as asked and when there is one), else a garbage one."""
+        holders = [(h, self.model.holder(h)) for h in self.handles]
+        valid = [h for h, m in holders if m is not None]
+        inactive = [h for h, m in holders if m is not None and m.state == INACTIVE]
+        pool = {"valid": valid, "inactive": inactive or valid}.get(prefer) or self.handles
         if not pool:
             return self.pick_garbage(data)
         return pool[data.draw(st.integers(0, len(pool) - 1), label="handle index")]
@@ -337,10 +363,12 @@ class QueueMachine(RuleBasedStateMachine):
                 return error
         return None if self.model.holder(handle) is not None else MessageNotExist
 
-    @rule(jump=JUMPS, prefer_valid=st.booleans(), data=st.data())
-    def delete(self, jump, prefer_valid, data) -> None:
+    @rule(jump=JUMPS, prefer=PREFER, data=st.data())
+    def delete(self, jump, prefer, data) -> None:
         self.jump(jump)
-        handle = self.pick_handle(data, prefer_valid)
+        self.delete_with(self.pick_handle(data, prefer))
+
+    def delete_with(self, handle: object) -> None:
         error = self.expected_error(handle)
         m = self.model.holder(handle)
         event(f"delete: {error.__name__ if error else 'valid ' + m.state + ' handle'}")
@@ -351,10 +379,12 @@ class QueueMachine(RuleBasedStateMachine):
             self.queue.delete(self.now, handle)
             del self.model.messages[m.mid]
 
-    @rule(jump=JUMPS, prefer_valid=st.booleans(), timeout=st.integers(1, 60), data=st.data())
-    def change_visibility(self, jump, prefer_valid, timeout, data) -> None:
+    @rule(jump=JUMPS, prefer=PREFER, timeout=st.integers(1, 60), data=st.data())
+    def change_visibility(self, jump, prefer, timeout, data) -> None:
         self.jump(jump)
-        handle = self.pick_handle(data, prefer_valid)
+        self.change_visibility_with(self.pick_handle(data, prefer), timeout)
+
+    def change_visibility_with(self, handle: object, timeout: int) -> None:
         error = self.expected_error(handle)
         m = self.model.holder(handle)
         event(f"change_visibility: {error.__name__ if error else 'valid ' + m.state + ' handle'}")
@@ -369,7 +399,7 @@ class QueueMachine(RuleBasedStateMachine):
 
     @rule(
         jump=JUMPS,
-        picks=st.lists(st.tuples(st.booleans(), st.booleans()), min_size=1, max_size=16),
+        picks=st.lists(st.tuples(st.booleans(), PREFER), min_size=1, max_size=16),
         data=st.data(),
     )
     def batch_delete(self, jump, picks, data) -> None:
@@ -377,11 +407,11 @@ class QueueMachine(RuleBasedStateMachine):
         self.jump(jump)
         handles: list = []
         expected: dict = {}
-        for is_garbage, prefer_valid in picks:
+        for is_garbage, prefer in picks:
             if is_garbage:
                 handle = self.pick_garbage(data)
             else:
-                handle = self.pick_handle(data, prefer_valid)
+                handle = self.pick_handle(data, prefer)
             handles.append(handle)
             error = self.expected_error(handle)
             if error is not None:
@@ -409,7 +439,7 @@ class QueueMachine(RuleBasedStateMachine):
                     q.batch_delete(now, [f"1-{self.token:X}-0-1"] * size)
             else:
                 timeout = data.draw(st.sampled_from([0, -1, 43201]), label="timeout")
-                q.change_visibility(now, self.pick_handle(data, True), timeout)
+                q.change_visibility(now, self.pick_handle(data, "valid"), timeout)
 
     # -- rules: time and attributes -----------------------------------------------------------
 
@@ -468,7 +498,6 @@ class QueueMachine(RuleBasedStateMachine):
         # the whole receive order, through peek (which changes nothing)
         expected = model.receive_order()
         self.check_peeked(queue.peek(now, len(expected) + 1), expected)
-        # the next time something happens on its own
         # when the owner must next wake the queue: at the next activation exactly
         # (counting retention too, i.e. the next change of any kind, is also right)
         assert queue.next_due() in (model.next_activation(), model.next_due())

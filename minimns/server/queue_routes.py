@@ -23,7 +23,7 @@ from ..errors import (
     MissingVisibilityTimeout,
     MNSError,
 )
-from .xmlcodec import child_texts, document, element, local, parse, to_int
+from .xmlcodec import child_texts, document, element, escape, local, parse, to_int
 
 if TYPE_CHECKING:
     from .app import Call
@@ -243,20 +243,22 @@ def _query_int(call: "Call", key: str, mns_name: str) -> int | None:
 
 
 def _message_elements(message: PeekedMessage) -> str:
-    parts = [element("MessageId", message.message_id)]
-    if isinstance(message, ReceivedMessage):
-        parts.append(element("ReceiptHandle", message.receipt_handle))
-    parts += [
-        element("MessageBodyMD5", message.message_body_md5),
-        element("MessageBody", message.message_body),
-        element("EnqueueTime", message.enqueue_time),
-    ]
-    if isinstance(message, ReceivedMessage):
-        parts.append(element("NextVisibleTime", message.next_visible_time))
-    parts += [
-        element("FirstDequeueTime", message.first_dequeue_time),
-        element("DequeueCount", message.dequeue_count),
-        element("Priority", message.priority),
+    """The children of a received or peeked ``<Message>``, in the order MNS sends them.
+
+    Written as one string: ids, handles and numbers need no escaping, and this
+    is the hottest document the server writes.
+    """
+    received = isinstance(message, ReceivedMessage)
+    parts = [
+        f"<MessageId>{message.message_id}</MessageId>",
+        f"<ReceiptHandle>{message.receipt_handle}</ReceiptHandle>" if received else "",  # type: ignore[attr-defined]
+        f"<MessageBodyMD5>{message.message_body_md5}</MessageBodyMD5>"
+        f"<MessageBody>{escape(message.message_body)}</MessageBody>"
+        f"<EnqueueTime>{message.enqueue_time}</EnqueueTime>",
+        f"<NextVisibleTime>{message.next_visible_time}</NextVisibleTime>" if received else "",  # type: ignore[attr-defined]
+        f"<FirstDequeueTime>{message.first_dequeue_time}</FirstDequeueTime>"
+        f"<DequeueCount>{message.dequeue_count}</DequeueCount>"
+        f"<Priority>{message.priority}</Priority>",
     ]
     if message.message_group_id:
         parts.append(element("MessageGroupId", message.message_group_id))
