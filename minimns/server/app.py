@@ -150,10 +150,6 @@ class MNSApp:
             log.exception("internal error on %s %s", request.method, request.target)
             return call.error(InternalError())
 
-    def may_block(self, request: Request) -> bool:
-        """Long polls: the HTTP layer watches their connection while they wait."""
-        return request.method == "GET" and queue_routes.is_receive(request)
-
     def reject(self, status: int, code: str, message: str) -> Response:
         """An error for a request that could not even be read."""
         self._request_count += 1

@@ -2,21 +2,23 @@
 
 This module knows nothing of MNS. It turns bytes into ``Request`` values,
 hands them to an application (``async (Request) -> Response``) and writes
-the ``Response`` back. While a request that may block (a long poll) is
-being handled, it keeps reading the socket, so a client that hangs up
-cancels its own request instead of leaving a waiter behind.
+the ``Response`` back. A handler about to wait (a long poll) enters
+``request.watch_hangup()``: the socket is read meanwhile, so a client that
+hangs up cancels its own request instead of leaving a waiter behind.
 """
 
 from __future__ import annotations
 
 import logging
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Awaitable, Callable
+from functools import partial
+from typing import AsyncIterator, Awaitable, Callable
 
 import h11
 import trio
 
-__all__ = ["HttpLimits", "Request", "Response", "serve_connection"]
+__all__ = ["HangUp", "HttpLimits", "Request", "Response", "serve_connection"]
 
 log = logging.getLogger("minimns.http")
 
@@ -27,6 +29,9 @@ class Request:
     target: str  # the request-target exactly as sent: signatures are computed over it
     headers: dict[str, str]  # lower-case names
     body: bytes = b""
+    # ``async with request.watch_hangup():`` cancels its body if the client hangs
+    # up meanwhile (then raises HangUp); None where there is no socket to watch.
+    watch_hangup: "Callable[[], AbstractAsyncContextManager[None]] | None" = None
     path: str = field(init=False)
     query: dict[str, str] = field(init=False)  # lower-case keys, raw values
 
@@ -54,6 +59,14 @@ class HttpLimits:
     read_timeout: float = 60.0  # seconds to receive a whole request once it has started
 
 
+class HangUp(BaseException):
+    """The client closed its connection while its request waited.
+
+    A BaseException, like trio.Cancelled, so that no ``except Exception``
+    between the waiting code and the connection loop mistakes it for a bug.
+    """
+
+
 Handler = Callable[[Request], Awaitable[Response]]
 Rejecter = Callable[[int, str, str], Response]  # (status, code, message) -> error response
 
@@ -66,7 +79,6 @@ async def serve_connection(
     stream: trio.abc.Stream,
     handle: Handler,
     reject: Rejecter,
-    may_block: Callable[[Request], bool],
     limits: HttpLimits = HttpLimits(),
 ) -> None:
     """Serve requests on one connection until either side closes it."""
@@ -83,12 +95,8 @@ async def serve_connection(
             if isinstance(request, Response):  # a request we refuse to read
                 await _send(conn, stream, request, close=True)
                 return
-            if may_block(request):
-                response = await _handle_watching(conn, stream, handle, request)
-                if response is None:
-                    return  # the client hung up while we waited
-            else:
-                response = await handle(request)
+            request.watch_hangup = partial(_watch_hangup, conn, stream)
+            response = await handle(request)
             await _send(conn, stream, response, head=request.method == "HEAD")
             if conn.our_state is h11.MUST_CLOSE or conn.their_state is h11.MUST_CLOSE:
                 return
@@ -96,7 +104,7 @@ async def serve_connection(
                 conn.start_next_cycle()
             except h11.LocalProtocolError:
                 return
-    except (_Closed, trio.BrokenResourceError, trio.ClosedResourceError):
+    except (_Closed, HangUp, trio.BrokenResourceError, trio.ClosedResourceError):
         return
     finally:
         with trio.move_on_after(1) as cleanup:
@@ -175,31 +183,42 @@ async def _read_request_events(
     return Request(method, target, headers, b"".join(chunks))
 
 
-async def _handle_watching(
-    conn: h11.Connection, stream: trio.abc.Stream, handle: Handler, request: Request
-) -> Response | None:
-    """Run ``handle`` while reading the socket; None if the peer hung up first."""
-    result: list[Response] = []
+@asynccontextmanager
+async def _watch_hangup(conn: h11.Connection, stream: trio.abc.Stream) -> AsyncIterator[None]:
+    """Read the socket while the body waits; a hang-up cancels the body and raises HangUp.
 
-    async def run_handler(cancel_scope: trio.CancelScope) -> None:
-        result.append(await handle(request))
-        cancel_scope.cancel()
+    Only requests that are about to park (long polls) pay for this: the
+    common request never starts a watcher.
+    """
+    hung_up = False
 
     async def watch(cancel_scope: trio.CancelScope) -> None:
+        nonlocal hung_up
         buffered = 0
         while buffered < 65536:
             data = await stream.receive_some(65536)
             if not data:
-                cancel_scope.cancel()  # hung up: drop the waiter, take no message
+                hung_up = True
+                cancel_scope.cancel()  # drop the waiter: it takes no message
                 return
             buffered += len(data)
             conn.receive_data(data)  # a pipelined request: h11 keeps it for the next cycle
         await trio.sleep_forever()
 
+    failure: BaseException | None = None
     async with trio.open_nursery() as nursery:
-        nursery.start_soon(run_handler, nursery.cancel_scope)
         nursery.start_soon(watch, nursery.cancel_scope)
-    return result[0] if result else None
+        try:
+            yield
+        except trio.Cancelled:
+            raise  # ours (hang-up) is absorbed by the nursery; any other goes on
+        except BaseException as error:  # noqa: BLE001 - re-raised below, unwrapped
+            failure = error  # (strict nurseries would wrap it in an ExceptionGroup)
+        nursery.cancel_scope.cancel()
+    if failure is not None:
+        raise failure
+    if hung_up:
+        raise HangUp()
 
 
 async def _send(

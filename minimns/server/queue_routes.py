@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Awaitable, Callable
 
+from ..broker.queue import Queue
 from ..core.attributes import QueueMeta
 from ..core.message import Message, PeekedMessage, ReceivedMessage
 from ..core.queue import BATCH_MAX
@@ -19,6 +20,7 @@ from ..errors import (
     InvalidArgument,
     InvalidRequestURL,
     MalformedXML,
+    MessageNotExist,
     MissingReceiptHandle,
     MissingVisibilityTimeout,
     MNSError,
@@ -29,7 +31,7 @@ if TYPE_CHECKING:
     from .app import Call
     from .http import Request, Response
 
-__all__ = ["is_receive", "route"]
+__all__ = ["route"]
 
 _QUEUE_FIELDS = {
     "DelaySeconds": "delay_seconds",
@@ -59,16 +61,6 @@ def route(method: str, rest: list[str]) -> Callable[["Call"], Awaitable["Respons
         if handler:
             return handler
     raise InvalidRequestURL(f"{method} /queues/{'/'.join(rest)} is not an MNS operation.")
-
-
-def is_receive(request: "Request") -> bool:
-    parts = request.path.split("/")
-    return (
-        len(parts) == 4
-        and parts[1] == "queues"
-        and parts[3] == "messages"
-        and request.query.get("peekonly", "").lower() != "true"
-    )
 
 
 def _name(call: "Call") -> str:
@@ -285,12 +277,25 @@ async def receive_or_peek(call: "Call") -> "Response":
         messages = await queue.batch_peek_message(1 if count is None else count)
     else:
         wait = _query_int(call, "waitseconds", "waitseconds")
-        messages = await queue.batch_receive_message(1 if count is None else count, wait)
+        messages = await _receive(call, queue, 1 if count is None else count, wait)
     if count is None:
         return call.respond(200, document("Message", _message_elements(messages[0])))
     return call.respond(
         200, document("Messages", (f"<Message>{_message_elements(m)}</Message>" for m in messages))
     )
+
+
+async def _receive(call: "Call", queue: Queue, count: int, wait: int | None) -> list[ReceivedMessage]:
+    """Receive what is there at once; only a poll that must wait watches its socket."""
+    try:
+        return await queue.batch_receive_message(count, 0)
+    except MessageNotExist:
+        if wait == 0 or call.request.watch_hangup is None:
+            if wait == 0:
+                raise
+            return await queue.batch_receive_message(count, wait)
+    async with call.request.watch_hangup():
+        return await queue.batch_receive_message(count, wait)
 
 
 # -- handles -----------------------------------------------------------------------------------

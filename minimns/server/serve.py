@@ -72,7 +72,7 @@ async def serve(
             return
         open_connections += 1
         try:
-            await serve_connection(stream, app, app.reject, app.may_block, limits)
+            await serve_connection(stream, app, app.reject, limits)
         finally:
             open_connections -= 1
 
