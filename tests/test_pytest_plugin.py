@@ -145,3 +145,14 @@ def test_fixtures_in_a_project_with_its_own_async_runner(pytester):
     result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "-p", "no:hypothesispytest")
     result.assert_outcomes(passed=5)
     assert MNSHttp.__dict__["send_request"].__module__ == "mns.mns_http"
+
+
+async def test_mns_open_broker_runs_on_the_test_clock(mns_open_broker):
+    import trio
+
+    async with mns_open_broker(epoch_ms=1_700_000_000_000) as broker:
+        queue = await broker.create_queue("plugin-q", message_retention_period=60)
+        await queue.send_message("m")
+        await trio.sleep(3600)  # an hour of virtual time: retention plays out at once
+        assert (await queue.get_attributes()).active_messages == 0
+        assert broker.now() == 1_700_000_000_000 + 3_600_000

@@ -14,6 +14,11 @@ few milliseconds):
     ``access_key_secret``, ``advance(seconds)``, ``reset()``, ``account()``.
 ``mns_account``
     an SDK ``mns.account.Account`` connected to ``minimns_server``.
+``mns_open_broker``
+    for ``async def`` tests, whatever runs them (a conftest, pytest-trio,
+    anyio on trio): ``async with mns_open_broker() as broker:`` runs an
+    in-process broker on the test's own trio clock, so under
+    ``MockClock(autojump_threshold=0)`` days of retention pass at once.
 
 The plugin adds fixtures only. It has no ``pytest_pyfunc_call`` or other
 hooks, so it never competes with whatever runs a project's ``async def``
@@ -23,14 +28,16 @@ the fixtures that need it.
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from contextlib import AbstractAsyncContextManager
+from typing import Any, Callable, Iterator
 
 import pytest
 
+from ..broker.broker import Broker, open_broker
 from .server import MinimnsServer
 from .transport import MNSMock, mock_mns
 
-__all__ = ["minimns_server", "mns_account", "mns_mock"]
+__all__ = ["minimns_server", "mns_account", "mns_mock", "mns_open_broker"]
 
 
 @pytest.fixture
@@ -55,3 +62,9 @@ def mns_account(minimns_server: MinimnsServer) -> Iterator[Any]:
         yield account
     finally:
         account.get_client().close_connection()
+
+
+@pytest.fixture
+def mns_open_broker() -> Callable[..., AbstractAsyncContextManager[Broker]]:
+    """``minimns.open_broker`` for the test's trio run (options as open_broker's)."""
+    return open_broker
