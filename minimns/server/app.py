@@ -150,6 +150,12 @@ class MNSApp:
             log.exception("internal error on %s %s", request.method, request.target)
             return call.error(InternalError())
 
+    async def reset(self) -> None:
+        """Drop every queue (parked long polls wake to QueueNotExist) and account settings."""
+        for name in list(self.broker.account.queues):
+            await self.broker.get_queue(name).delete()
+        self.logging_bucket = ""
+
     def reject(self, status: int, code: str, message: str) -> Response:
         """An error for a request that could not even be read."""
         self._request_count += 1

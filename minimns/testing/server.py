@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
-from ..server.http import HttpLimits
 from ..server.serve import ServerOptions
 from ..server.thread import ServerThread
 
@@ -31,15 +29,9 @@ class MinimnsServer(ServerThread):
         host: str = "127.0.0.1",
         **broker_options: Any,
     ) -> None:
-        # The HTTP layer's timeouts run on the virtual clock too: with the defaults, an
-        # advance() past 300 s would drop every idle keep-alive connection, and the SDK's
-        # next call on it fails with a network error. A test server waits forever instead.
+        # On a virtual clock, serve() keeps idle connections open across advance().
         options = ServerOptions(
-            host=host,
-            port=0,
-            access_key_id=access_key_id,
-            access_key_secret=access_key_secret,
-            limits=HttpLimits(idle_timeout=math.inf, read_timeout=math.inf),
+            host=host, port=0, access_key_id=access_key_id, access_key_secret=access_key_secret
         )
         super().__init__(options, virtual_clock=True, **broker_options)
         self.access_key_id = access_key_id
@@ -57,12 +49,4 @@ class MinimnsServer(ServerThread):
 
     def reset(self) -> None:
         """Drop every queue (parked long polls wake to QueueNotExist) and account settings."""
-        app = self.app
-
-        async def drop() -> None:
-            broker = app.broker
-            for name in list(broker.account.queues):
-                await broker.get_queue(name).delete()
-            app.logging_bucket = ""
-
-        self.call(drop)
+        self.call(self.app.reset)

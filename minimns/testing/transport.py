@@ -242,15 +242,7 @@ class MNSMock:
 
     def reset(self) -> None:
         """Drop every queue (parked long polls wake to QueueNotExist) and account settings."""
-        app = self._require_app()
-
-        async def drop() -> None:
-            broker = app.broker
-            for name in list(broker.account.queues):
-                await broker.get_queue(name).delete()
-            app.logging_bucket = ""
-
-        self.call(drop)
+        self.call(self._require_app().reset)
 
     def call(self, async_fn: Callable[..., Any], *args: Any) -> Any:
         """Run ``async_fn(*args)`` on the mock's loop (e.g. a broker method); its result."""
