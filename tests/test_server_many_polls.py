@@ -25,13 +25,6 @@ def _raise_fd_limit(needed: int) -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (needed, hard))
 
 
-def _parked(server: ServerThread, name: str) -> int:
-    async def count() -> int:
-        lot = server.broker._lots.get(name)
-        return 0 if lot is None else len(lot)
-
-    return server.call(count)
-
 
 def test_two_thousand_long_polls_each_get_one_message():
     _raise_fd_limit(2 * POLLS + 256)
@@ -52,9 +45,9 @@ def test_two_thousand_long_polls_each_get_one_message():
                 sock.sendall(request)
                 sockets.append(sock)
             deadline = time.monotonic() + 20
-            while _parked(server, "crowd") < POLLS and time.monotonic() < deadline:
+            while server.waiting("crowd") < POLLS and time.monotonic() < deadline:
                 time.sleep(0.01)
-            assert _parked(server, "crowd") == POLLS
+            assert server.waiting("crowd") == POLLS
             assert threading.active_count() == threads_before  # tasks, not threads
 
             for start in range(0, POLLS, 16):
@@ -70,7 +63,7 @@ def test_two_thousand_long_polls_each_get_one_message():
                 assert data.startswith(b"HTTP/1.1 200")
                 bodies.append(re.search(rb"<MessageBody>(.*?)</MessageBody>", data).group(1))
             assert len(set(bodies)) == POLLS
-            assert _parked(server, "crowd") == 0
+            assert server.waiting("crowd") == 0
             meta = queue.get_attributes()
             assert (meta.active_messages, meta.inactive_messages) == (0, POLLS)
         finally:

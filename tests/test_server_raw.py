@@ -24,6 +24,7 @@ from minimns.server.auth import Credentials, content_md5, sign, string_to_sign, 
 from minimns.server.http import Request
 from minimns.server.serve import ServerOptions
 from minimns.server.thread import ServerThread
+from tests.server_helpers import wait_until
 
 NS = "{http://mns.aliyuncs.com/doc/v1/}"
 REQUEST_ID = re.compile(rb"[0-9A-F]{24}")
@@ -223,22 +224,9 @@ def send_text(server, name: str, text: str, **fields) -> Response:
 
 
 def parked(server, name: str) -> int:
-    """Long polls parked on a queue right now (reads the broker's parking lot)."""
-
-    async def count():
-        lot = server.broker._lots.get(name)
-        return 0 if lot is None else len(lot)
-
-    return server.call(count)
+    return server.waiting(name)
 
 
-def wait_until(predicate, timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.002)
-    return predicate()
 
 
 def assert_request_id(response: Response) -> bytes:

@@ -26,6 +26,7 @@ from mns.queue import Message, QueueMeta
 
 from minimns.server.serve import ServerOptions
 from minimns.server.thread import ServerThread
+from tests.server_helpers import wait_until
 
 # GetQueueAttributes copies the deprecated message counts; the SDK warns on every call.
 pytestmark = pytest.mark.filterwarnings("ignore:Call to deprecated:DeprecationWarning")
@@ -89,23 +90,9 @@ def server_now_ms(server) -> int:
 
 
 def parked(server, name: str) -> int:
-    """Long polls parked on a queue right now (reads the broker's parking lot)."""
-
-    async def count():
-        lot = server.broker._lots.get(name)
-        return 0 if lot is None else len(lot)
-
-    return server.call(count)
+    return server.waiting(name)
 
 
-def wait_until(predicate, timeout: float = 5.0) -> bool:
-    """Poll ``predicate`` until true (a synchronisation point, not a timing sleep)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.002)
-    return predicate()
 
 
 def counts(meta) -> tuple[int, int, int]:

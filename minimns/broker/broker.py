@@ -75,6 +75,11 @@ class Broker:
         states, next_marker = self.account.list_queues(prefix, ret_number, marker)
         return [s.name for s in states], next_marker
 
+    def waiting(self, queue_name: str) -> int:
+        """How many long polls are parked on a queue right now (tests sync on it)."""
+        lot = self._lots.get(queue_name)
+        return 0 if lot is None else len(lot)
+
     # -- what Queue handles use --------------------------------------------------------------
 
     def now(self) -> int:

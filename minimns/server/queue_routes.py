@@ -29,7 +29,7 @@ from .xmlcodec import child_texts, document, element, escape, local, parse, to_i
 
 if TYPE_CHECKING:
     from .app import Call
-    from .http import Request, Response
+    from .http import Response
 
 __all__ = ["route"]
 

@@ -69,6 +69,10 @@ class ServerThread:
 
         trio.from_thread.run(jump, trio_token=self._token)
 
+    def waiting(self, queue_name: str) -> int:
+        """How many long polls are parked on a queue right now."""
+        return trio.from_thread.run_sync(self.broker.waiting, queue_name, trio_token=self._token)
+
     def call(self, async_fn: Any, *args: Any) -> Any:
         """Run ``async_fn(*args)`` on the server's loop (e.g. a broker method)."""
         return trio.from_thread.run(async_fn, *args, trio_token=self._token)
