@@ -116,8 +116,13 @@ async def serve_connection(
 
 
 class _TooLarge(Exception):
-    def __init__(self, response: Response) -> None:
-        self.response = response
+    """A body over the limit: answered with an error, then the connection closes
+    (the rest of the body is never read)."""
+
+    def __init__(self, limits: HttpLimits, reject: Rejecter) -> None:
+        self.response = reject(
+            400, "InvalidArgument", f"The request body is larger than {limits.max_body} bytes."
+        )
 
 
 async def _next_event(conn: h11.Connection, stream: trio.abc.Stream, timeout: float) -> object:
@@ -158,9 +163,7 @@ async def _read_request_events(
     method = event.method.decode("ascii")
     length = headers.get("content-length")
     if length is not None and length.isdigit() and int(length) > limits.max_body:
-        raise _TooLarge(
-            reject(400, "InvalidArgument", f"The request body is larger than {limits.max_body} bytes.")
-        )
+        raise _TooLarge(limits, reject)
     if conn.they_are_waiting_for_100_continue:
         await stream.send_all(conn.send(h11.InformationalResponse(status_code=100, headers=[])))
     chunks: list[bytes] = []
@@ -170,11 +173,7 @@ async def _read_request_events(
         if isinstance(event, h11.Data):
             size += len(event.data)
             if size > limits.max_body:
-                raise _TooLarge(
-                    reject(
-                        400, "InvalidArgument", f"The request body is larger than {limits.max_body} bytes."
-                    )
-                )
+                raise _TooLarge(limits, reject)
             chunks.append(event.data)
         elif isinstance(event, h11.EndOfMessage):
             break
