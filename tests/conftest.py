@@ -14,6 +14,9 @@ import pytest
 import trio
 import trio.testing
 
+from minimns.server.serve import ServerOptions
+from minimns.server.thread import ServerThread
+
 EPOCH_MS = 1_700_000_000_000  # a fixed start, so tests can assert exact times
 
 
@@ -30,3 +33,18 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
     clock = kwargs.get("mock_clock") or trio.testing.MockClock(autojump_threshold=0)
     trio.run(functools.partial(pyfuncitem.obj, **kwargs), clock=clock)
     return True
+
+
+@pytest.fixture(scope="module")
+def server():
+    """A minimns server on a free loopback port with a virtual clock, one per test module."""
+    with ServerThread() as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def auth_server():
+    """The same, verifying signatures for the key id ``id`` and secret ``secret``."""
+    options = ServerOptions(port=0, access_key_id="id", access_key_secret="secret")
+    with ServerThread(options) as running:
+        yield running

@@ -22,27 +22,12 @@ import pytest
 from minimns.errors import SignatureDoesNotMatch, TimeExpired
 from minimns.server.auth import Credentials, content_md5, sign, string_to_sign, verify
 from minimns.server.http import Request
-from minimns.server.serve import ServerOptions
-from minimns.server.thread import ServerThread
 from tests.server_helpers import wait_until
 
 NS = "{http://mns.aliyuncs.com/doc/v1/}"
 REQUEST_ID = re.compile(rb"[0-9A-F]{24}")
 
 # -- fixtures --------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def server():
-    with ServerThread() as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def auth_server():
-    options = ServerOptions(port=0, access_key_id="id", access_key_secret="secret")
-    with ServerThread(options) as running:
-        yield running
 
 
 _serial = itertools.count(1)

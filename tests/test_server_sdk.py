@@ -24,27 +24,12 @@ from mns.mns_exception import MNSClientNetworkException, MNSServerException
 from mns.mns_request import CreateQueueRequest, CreateQueueResponse
 from mns.queue import Message, QueueMeta
 
-from minimns.server.serve import ServerOptions
-from minimns.server.thread import ServerThread
 from tests.server_helpers import wait_until
 
 # GetQueueAttributes copies the deprecated message counts; the SDK warns on every call.
 pytestmark = pytest.mark.filterwarnings("ignore:Call to deprecated:DeprecationWarning")
 
 # -- fixtures and helpers ------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def server():
-    with ServerThread() as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def auth_server():
-    options = ServerOptions(port=0, access_key_id="id", access_key_secret="secret")
-    with ServerThread(options) as running:
-        yield running
 
 
 @pytest.fixture
