@@ -115,6 +115,14 @@ class QueueNumExceeded(MNSError):
     default_message = "The number of queues exceeds the limit of this account."
 
 
+class TopicNumExceeded(MNSError):
+    default_message = "The number of topics exceeds the limit of this account."
+
+
+class SubscriptionNumExceeded(MNSError):
+    default_message = "The number of subscriptions exceeds the limit of this topic."
+
+
 class TopicNameInvalid(MNSError):
     default_message = "TopicName should start with alpha or digit and contain only alpha, digit or -."
 

@@ -18,12 +18,15 @@ from typing import AsyncIterator
 
 import trio
 
-from ..core.account import QUEUES_MAX, Account
+from ..core.account import QUEUES_MAX, TOPICS_MAX, Account
 from ..core.queue import QueueState
+from ..core.subscription import SubscriptionState
 from ..errors import QueueNotExist
 from .clock import BrokerClock
+from .push import Outbox, PushEngine, Pusher
 from .queue import Queue
 from .timer import DueTimer
+from .topic import Topic
 
 __all__ = ["Broker", "open_broker"]
 
@@ -31,23 +34,29 @@ WAITERS_MAX = 10000  # long polls parked per queue; beyond it a poll answers at 
 
 
 class Broker:
-    """Owns an account's queues. Make it with ``open_broker``; it needs a running nursery."""
+    """Owns an account's queues and topics. Make it with ``open_broker``; it needs a running nursery."""
 
     def __init__(
         self,
         *,
         epoch_ms: int | None = None,
         max_queues: int = QUEUES_MAX,
+        max_topics: int = TOPICS_MAX,
         max_waiters: int = WAITERS_MAX,
         seed: int | None = None,
+        account_id: str = "1234567890",
+        pusher: Pusher | None = None,
     ) -> None:
         self.clock = BrokerClock(epoch_ms)
-        self.account = Account(max_queues=max_queues)
+        self.account = Account(max_queues=max_queues, max_topics=max_topics)
+        self.account_id = account_id
         self._queues = self.account.queues
         self.max_waiters = max_waiters
         self._random = random.Random(seed)
         self._lots: dict[str, trio.lowlevel.ParkingLot] = {}
         self._timer = DueTimer(self.clock, self._on_due)
+        self._pushes = PushEngine(self, pusher, random.Random(self._random.getrandbits(64)))
+        self._nursery: trio.Nursery | None = None
 
     # -- queues ------------------------------------------------------------------------------
 
@@ -80,6 +89,45 @@ class Broker:
         lot = self._lots.get(queue_name)
         return 0 if lot is None else len(lot)
 
+    # -- topics ------------------------------------------------------------------------------
+
+    async def create_topic(self, topic_name: str, **attributes: object) -> Topic:
+        """Create a topic (or find an identical one); TopicAlreadyExist if it differs.
+        Attributes: ``maximum_message_size`` (1024-65536), ``logging_enabled``."""
+        await trio.lowlevel.checkpoint_if_cancelled()
+        self.account.create_topic(
+            self.now(), topic_name, self._random.getrandbits(63), **attributes
+        )
+        await trio.lowlevel.cancel_shielded_checkpoint()
+        return Topic(self, topic_name)
+
+    def get_topic(self, topic_name: str) -> Topic:
+        """A handle by name; no I/O, and the topic need not exist yet."""
+        return Topic(self, topic_name)
+
+    async def list_topic(
+        self, prefix: str = "", ret_number: int = 1000, marker: str = ""
+    ) -> tuple[list[str], str]:
+        """(topic names, next marker); pass the marker back for the next page, "" ends."""
+        await trio.lowlevel.checkpoint()
+        states, next_marker = self.account.list_topics(prefix, ret_number, marker)
+        return [s.name for s in states], next_marker
+
+    @property
+    def pusher(self) -> Pusher | None:
+        """The HTTP push client (None until the first HTTP push when none was given)."""
+        return self._pushes.pusher
+
+    @property
+    def outbox(self) -> Outbox:
+        """Mail and SMS deliveries, recorded (``outbox.mail``, ``outbox.sms``)."""
+        return self._pushes.outbox
+
+    async def wait_pushes_settled(self, include_retries: bool = False) -> None:
+        """Wait until no push is waiting or in flight; with ``include_retries``, also
+        until every scheduled retry has run out (on a virtual clock that is instant)."""
+        await self._pushes.wait_settled(include_retries)
+
     # -- what Queue handles use --------------------------------------------------------------
 
     def now(self) -> int:
@@ -101,6 +149,20 @@ class Broker:
             self._timer.cancel(state)
             self._lots.pop(queue_name).unpark_all()  # waiters wake to QueueNotExist
 
+    def _delete_topic(self, topic_name: str) -> None:
+        topic = self.account.topics.get(topic_name)
+        if topic is not None:
+            subscriptions = list(topic.subscriptions.values())
+            self.account.delete_topic(topic_name)
+            for subscription in subscriptions:
+                self._pushes.forget(subscription)
+
+    def _unsubscribe(self, topic_name: str, subscription_name: str) -> None:
+        topic = self.account.topic(topic_name)
+        subscription = topic.unsubscribe(subscription_name)
+        if subscription is not None:
+            self._pushes.forget(subscription)
+
     def _settle(self, state: QueueState) -> None:
         woken = state.newly_active
         if woken:
@@ -110,7 +172,10 @@ class Broker:
         if due is not None:
             self._timer.schedule(state, due)
 
-    def _on_due(self, state: QueueState) -> None:
+    def _on_due(self, state: QueueState | SubscriptionState) -> None:
+        if isinstance(state, SubscriptionState):
+            self._pushes.on_due(state)
+            return
         if self.account.queues.get(state.name) is not state:
             return  # deleted since
         state.advance(self.now())
@@ -128,13 +193,22 @@ async def open_broker(**options: object) -> AsyncIterator[Broker]:
             queue = await broker.create_queue("jobs")
 
     Options: ``epoch_ms`` (epoch ms at start; default the wall clock),
-    ``max_queues`` (1000), ``max_waiters`` per queue (10000), ``seed`` (for
-    reproducible ids).
+    ``max_queues`` (1000), ``max_topics`` (1000), ``max_waiters`` per queue
+    (10000), ``seed`` (for reproducible ids and retry jitter), ``account_id``
+    (the TopicOwner in notifications), ``pusher`` (the HTTP push client;
+    default ``minimns.push.HttpPusher``).
     """
     broker = Broker(**options)  # type: ignore[arg-type]
-    async with trio.open_nursery() as nursery:
-        nursery.start_soon(broker._run)
-        try:
-            yield broker
-        finally:
-            nursery.cancel_scope.cancel()
+    try:
+        async with trio.open_nursery() as nursery:
+            broker._nursery = nursery
+            nursery.start_soon(broker._run)
+            try:
+                yield broker
+            finally:
+                nursery.cancel_scope.cancel()
+    finally:
+        aclose = getattr(broker.pusher, "aclose", None)
+        if aclose is not None:
+            with trio.CancelScope(shield=True):
+                await aclose()

@@ -1,25 +1,39 @@
-"""An account's queues: the catalog that creates, finds, lists and deletes them."""
+"""An account's queues and topics: the catalog that creates, finds, lists and deletes them."""
 
 from __future__ import annotations
 
 from sortedcontainers import SortedDict
 
-from ..errors import QueueAlreadyExist, QueueNotExist, QueueNumExceeded
-from .attributes import QueueAttributes, check_queue_name
+from ..errors import (
+    QueueAlreadyExist,
+    QueueNotExist,
+    QueueNumExceeded,
+    TopicAlreadyExist,
+    TopicNameInvalid,
+    TopicNameLengthError,
+    TopicNotExist,
+    TopicNumExceeded,
+)
+from .attributes import QueueAttributes, check_name, check_queue_name
 from .paging import RET_NUMBER_MAX, page
 from .queue import QueueState
+from .topic import TopicAttributes, TopicState
 
-__all__ = ["Account", "QUEUES_MAX"]
+__all__ = ["Account", "QUEUES_MAX", "TOPICS_MAX"]
 
-QUEUES_MAX = 1000  # MNS's per-region quota
+QUEUES_MAX = 1000  # MNS's per-region quotas
+TOPICS_MAX = 1000
+TOPIC_NAME_MAX = 120
 
 
 class Account:
-    """Queues by name. Tokens for new queues are passed in, keeping this pure."""
+    """Queues and topics by name. Tokens for new ones are passed in, keeping this pure."""
 
-    def __init__(self, max_queues: int = QUEUES_MAX) -> None:
+    def __init__(self, max_queues: int = QUEUES_MAX, max_topics: int = TOPICS_MAX) -> None:
         self.max_queues = max_queues
+        self.max_topics = max_topics
         self.queues: SortedDict[str, QueueState] = SortedDict()
+        self.topics: SortedDict[str, TopicState] = SortedDict()
 
     def create_queue(
         self, now: int, name: str, token: int, **attributes: object
@@ -58,3 +72,43 @@ class Account:
         self, prefix: str = "", ret_number: int = RET_NUMBER_MAX, marker: str = ""
     ) -> tuple[list[QueueState], str]:
         return page(self.queues, prefix, ret_number, marker)
+
+    # -- topics ------------------------------------------------------------------------------
+
+    def create_topic(
+        self, now: int, name: str, token: int, **attributes: object
+    ) -> tuple[TopicState, bool]:
+        """(topic, created), with the same rule as queues: identical attributes
+        find the existing topic, any difference is TopicAlreadyExist."""
+        check_name(name, "Topic", TOPIC_NAME_MAX, TopicNameLengthError, TopicNameInvalid)
+        wanted = TopicAttributes().with_changes(**attributes)  # type: ignore[arg-type]
+        topic = self.topics.get(name)
+        if topic is not None:
+            if topic.attributes != wanted:
+                raise TopicAlreadyExist()
+            return topic, False
+        if len(self.topics) >= self.max_topics:
+            raise TopicNumExceeded(
+                f"The number of topics has reached the limit of {self.max_topics}."
+            )
+        topic = TopicState(name, wanted, now, token)
+        self.topics[name] = topic
+        return topic, True
+
+    def topic(self, name: str) -> TopicState:
+        topic = self.topics.get(name)
+        if topic is None:
+            raise TopicNotExist()
+        return topic
+
+    def delete_topic(self, name: str) -> TopicState | None:
+        """Remove a topic, its subscriptions and their pending pushes; missing is not an error."""
+        topic = self.topics.pop(name, None)
+        if topic is not None:
+            topic.clear()
+        return topic
+
+    def list_topics(
+        self, prefix: str = "", ret_number: int = RET_NUMBER_MAX, marker: str = ""
+    ) -> tuple[list[TopicState], str]:
+        return page(self.topics, prefix, ret_number, marker)

@@ -5,12 +5,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, fields, replace
 
-from ..errors import InvalidArgument, InvalidQueueName, QueueNameLengthError
+from ..errors import InvalidArgument, InvalidQueueName, MNSError, QueueNameLengthError
 
 __all__ = [
     "QUEUE_ATTRIBUTE_RANGES",
     "QueueAttributes",
     "QueueMeta",
+    "check_name",
     "check_queue_name",
     "check_range",
     "parse_bool",
@@ -37,12 +38,19 @@ def check_range(mns_name: str, value: object, low: int, high: int, unit: str) ->
     return value
 
 
-def check_queue_name(name: object) -> str:
-    if not isinstance(name, str) or not 1 <= len(name) <= QUEUE_NAME_MAX:
-        raise QueueNameLengthError(f"Queue name length should between 1 and {QUEUE_NAME_MAX}.")
+def check_name(
+    name: object, kind: str, high: int, length_error: type[MNSError], invalid: type[MNSError]
+) -> str:
+    """MNS resource names: 1 to ``high`` letters, digits and hyphens, not starting with a hyphen."""
+    if not isinstance(name, str) or not 1 <= len(name) <= high:
+        raise length_error(f"{kind} name length should between 1 and {high}.")
     if not _NAME_RE.match(name):
-        raise InvalidQueueName()
+        raise invalid()
     return name
+
+
+def check_queue_name(name: object) -> str:
+    return check_name(name, "Queue", QUEUE_NAME_MAX, QueueNameLengthError, InvalidQueueName)
 
 
 @dataclass(frozen=True, slots=True)

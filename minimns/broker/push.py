@@ -1,0 +1,322 @@
+"""Push delivery: carrying out a topic's deliveries, each subscription on its own.
+
+Local endpoints (queues, mail, SMS) are delivered inside the broker, at once
+and in order: a publish returns with its queue copies already enqueued. HTTP
+endpoints get one worker task per subscription while it has work, running up
+to ``concurrency`` pushes at a time, so a dead or slow endpoint only ever
+holds up its own subscription. Failures are retried on the NotifyStrategy's
+schedule through the broker's one timer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import random
+from collections import deque
+from dataclasses import dataclass, field
+from email.utils import formatdate
+from typing import TYPE_CHECKING, Any, Callable, Protocol
+
+import trio
+
+from ..core.endpoint import HTTP, MAIL, QUEUE, SMS
+from ..core.notification import SIMPLIFIED, notification_body, notification_fields, push_headers
+from ..core.subscription import Delivery, SubscriptionState
+from ..errors import MNSError
+
+if TYPE_CHECKING:
+    from .broker import Broker
+
+__all__ = ["LocalDelivery", "Outbox", "PushEngine", "Pusher"]
+
+log = logging.getLogger("minimns.push")
+
+PUSH_CONCURRENCY = 16  # HTTP pushes in flight per subscription
+OUTBOX_MAX = 10_000  # recorded mail / SMS deliveries kept per kind
+
+
+class Pusher(Protocol):
+    """Sends one HTTP push; raises on failure (``.reason`` or ``str`` says why)."""
+
+    async def push(self, url: str, headers: list[tuple[str, str]], body: bytes) -> int: ...
+
+
+@dataclass(frozen=True, slots=True)
+class LocalDelivery:
+    """A push to a mail or SMS endpoint, as recorded (a local broker sends no mail)."""
+
+    kind: str  # "mail" or "sms"
+    topic_name: str
+    subscription_name: str
+    endpoint: str
+    address: str  # the mail address, the phone number, or "anonymous"
+    message_id: str
+    message_body: str
+    message_tag: str | None
+    message_attributes: dict[str, str]
+    time: int  # epoch ms
+
+
+@dataclass(slots=True)
+class Outbox:
+    """Recorded mail and SMS deliveries, newest last. ``handlers`` may replace
+    the recording of a kind: a handler returns None on success or a failure
+    reason, which is retried like any failed push."""
+
+    mail: deque[LocalDelivery] = field(default_factory=lambda: deque(maxlen=OUTBOX_MAX))
+    sms: deque[LocalDelivery] = field(default_factory=lambda: deque(maxlen=OUTBOX_MAX))
+    handlers: dict[str, Callable[[LocalDelivery], str | None]] = field(default_factory=dict)
+
+    def deliver(self, delivery: LocalDelivery) -> str | None:
+        handler = self.handlers.get(delivery.kind)
+        if handler is not None:
+            return handler(delivery)
+        (self.mail if delivery.kind == MAIL else self.sms).append(delivery)
+        return None
+
+    def clear(self) -> None:
+        self.mail.clear()
+        self.sms.clear()
+
+
+class _Worker:
+    """The HTTP worker of one subscription while it has work."""
+
+    __slots__ = ("scope", "lot", "running")
+
+    def __init__(self) -> None:
+        self.scope = trio.CancelScope()
+        self.lot = trio.lowlevel.ParkingLot()
+        self.running = 0
+
+
+class PushEngine:
+    def __init__(
+        self,
+        broker: "Broker",
+        pusher: Pusher | None,
+        rng: random.Random,
+        concurrency: int = PUSH_CONCURRENCY,
+    ) -> None:
+        self.broker = broker
+        self.pusher = pusher
+        self.outbox = Outbox()
+        self.concurrency = concurrency
+        self._random = rng
+        self._workers: dict[SubscriptionState, _Worker] = {}
+        self._settled = trio.lowlevel.ParkingLot()
+        self._request_prefix = f"{rng.getrandbits(48):012X}"
+        self._request_count = 0
+
+    # -- what the broker calls -------------------------------------------------------------
+
+    def fan_out(self, deliveries: list[tuple[SubscriptionState, Delivery]]) -> None:
+        """Start a publish's deliveries: local ones now, HTTP ones on their workers."""
+        for subscription, delivery in deliveries:
+            if subscription.endpoint.kind == HTTP:
+                if subscription.offer(delivery):
+                    self._kick(subscription)
+            else:
+                subscription.start(delivery)
+                self._attempt_local(subscription, delivery)
+
+    def on_due(self, subscription: SubscriptionState) -> None:
+        """The timer fired for a subscription: its due retries are ready again."""
+        if subscription.closed:
+            return
+        subscription.advance(self.broker.now())
+        if subscription.endpoint.kind == HTTP:
+            self._kick(subscription)
+        else:
+            while (delivery := subscription.take()) is not None:
+                self._attempt_local(subscription, delivery)
+        self._schedule(subscription)
+        self._wake_settled()
+
+    def forget(self, subscription: SubscriptionState) -> None:
+        """The subscription is gone (its pending deliveries already discarded):
+        stop its timer and cancel its pushes in flight."""
+        self.broker._timer.cancel(subscription)
+        worker = self._workers.pop(subscription, None)
+        if worker is not None:
+            worker.scope.cancel()
+        self._wake_settled()
+
+    def busy(self, include_retries: bool) -> bool:
+        """Whether any subscription still has a push waiting, in flight, or (with
+        ``include_retries``) scheduled for a retry."""
+        for topic in self.broker.account.topics.values():
+            for subscription in topic.subscriptions.values():
+                if subscription.pending or (include_retries and subscription.retrying):
+                    return True
+        return False
+
+    async def wait_settled(self, include_retries: bool = False) -> None:
+        while self.busy(include_retries):
+            await self._settled.park()
+        await trio.lowlevel.checkpoint()
+
+    # -- local endpoints -------------------------------------------------------------------
+
+    def _attempt_local(self, subscription: SubscriptionState, delivery: Delivery) -> None:
+        try:
+            reason = self._deliver_local(subscription, delivery)
+        except Exception:  # a handler's bug must not break publishing
+            log.exception("delivery to %s failed", subscription.endpoint.text)
+            reason = "InternalError: the delivery raised an exception"
+        if reason is None:
+            subscription.succeeded(delivery)
+        else:
+            self._failed(subscription, delivery, reason)
+
+    def _deliver_local(self, subscription: SubscriptionState, delivery: Delivery) -> str | None:
+        broker = self.broker
+        endpoint = subscription.endpoint
+        message = delivery.message
+        if endpoint.kind == QUEUE:
+            state = broker.account.queues.get(endpoint.target)
+            if state is None:
+                return f"QueueNotExist: the queue {endpoint.target} does not exist."
+            try:
+                state.send(broker.now(), self._body(subscription, delivery), None, None, message.properties)
+            except MNSError as error:
+                return f"{error.code}: {error.message}"
+            broker._settle(state)
+            return None
+        assert endpoint.kind in (MAIL, SMS)
+        return self.outbox.deliver(
+            LocalDelivery(
+                kind=endpoint.kind,
+                topic_name=subscription.topic_name,
+                subscription_name=subscription.name,
+                endpoint=endpoint.text,
+                address=endpoint.target,
+                message_id=message.message_id,
+                message_body=message.body,
+                message_tag=message.tag,
+                message_attributes=dict(message.attributes),
+                time=broker.now(),
+            )
+        )
+
+    def _body(self, subscription: SubscriptionState, delivery: Delivery) -> str:
+        fmt = subscription.attributes.notify_content_format
+        message = delivery.message
+        if fmt == SIMPLIFIED:
+            return message.body
+        return notification_body(fmt, self._fields(subscription, delivery))
+
+    def _fields(self, subscription: SubscriptionState, delivery: Delivery) -> list[tuple[str, str]]:
+        message = delivery.message
+        return notification_fields(
+            self.broker.account_id,
+            subscription.topic_name,
+            subscription.name,
+            message.message_id,
+            message.body,
+            message.body_md5,
+            message.tag,
+            message.publish_time,
+        )
+
+    # -- HTTP endpoints --------------------------------------------------------------------
+
+    def _kick(self, subscription: SubscriptionState) -> None:
+        if not subscription.ready:
+            return
+        worker = self._workers.get(subscription)
+        if worker is None:
+            worker = self._workers[subscription] = _Worker()
+            self.broker._nursery.start_soon(self._work, subscription, worker)
+        else:
+            worker.lot.unpark()
+
+    async def _work(self, subscription: SubscriptionState, worker: _Worker) -> None:
+        with worker.scope:
+            async with trio.open_nursery() as nursery:
+                while True:
+                    while worker.running < self.concurrency:
+                        delivery = subscription.take()
+                        if delivery is None:
+                            break
+                        worker.running += 1
+                        nursery.start_soon(self._push, subscription, worker, delivery)
+                    if worker.running == 0:
+                        break
+                    await worker.lot.park()
+        if self._workers.get(subscription) is worker:
+            del self._workers[subscription]
+            if subscription.ready:  # became ready as the worker was leaving
+                self._kick(subscription)
+
+    async def _push(self, subscription: SubscriptionState, worker: _Worker, delivery: Delivery) -> None:
+        url = subscription.endpoint.target
+        fmt = subscription.attributes.notify_content_format
+        fields = self._fields(subscription, delivery)
+        body = notification_body(fmt, fields).encode("utf-8")
+        self._request_count += 1
+        headers = push_headers(
+            fmt,
+            fields,
+            body_md5_bytes(body),
+            formatdate(self.broker.now() / 1000, usegmt=True),
+            f"{self._request_prefix}{self._request_count:012X}",
+        )
+        reason: str | None = None
+        try:
+            if self.pusher is None:
+                self.pusher = default_pusher()
+            await self.pusher.push(url, headers, body)
+        except trio.Cancelled:
+            subscription.abandoned(delivery)
+            raise
+        except Exception as error:
+            reason = getattr(error, "reason", None) or f"{type(error).__name__}: {error}"
+        if reason is None:
+            subscription.succeeded(delivery)
+        else:
+            self._failed(subscription, delivery, reason)
+        worker.running -= 1
+        worker.lot.unpark()
+        self._wake_settled()
+
+    # -- shared --------------------------------------------------------------------------
+
+    def _failed(self, subscription: SubscriptionState, delivery: Delivery, reason: str) -> None:
+        due = subscription.failed(delivery, self.broker.now(), reason, self._random.random())
+        if due is None:
+            if not subscription.closed:
+                log.warning(
+                    "push of message %s to %s/%s (%s) dropped after %d attempts: %s",
+                    delivery.message.message_id,
+                    subscription.topic_name,
+                    subscription.name,
+                    subscription.endpoint.text,
+                    delivery.attempts,
+                    reason,
+                )
+            return
+        self.broker._timer.schedule(subscription, due)
+
+    def _schedule(self, subscription: SubscriptionState) -> None:
+        due = subscription.next_due()
+        if due is not None:
+            self.broker._timer.schedule(subscription, due)
+
+    def _wake_settled(self) -> None:
+        if len(self._settled):
+            self._settled.unpark_all()
+
+
+def body_md5_bytes(body: bytes) -> str:
+    """Content-md5 of a push: upper-case hex MD5 of the bytes sent."""
+    return hashlib.md5(body).hexdigest().upper()
+
+
+def default_pusher() -> Any:
+    """The HTTP push client of minimns.push, made on the first HTTP push (most
+    brokers never push over HTTP, and a caller may pass its own pusher)."""
+    from ..push.client import HttpPusher
+
+    return HttpPusher()

@@ -1,0 +1,173 @@
+"""The async Topic and Subscription handles: the official SDK's topic methods, in process.
+
+Like ``Queue``, a handle is a name and a broker: it finds its topic afresh on
+every call. Every method is a trio checkpoint that, once it changed state,
+is not cancelled afterwards.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from trio.lowlevel import cancel_shielded_checkpoint, checkpoint_if_cancelled
+
+from ..core.subscription import SubscriptionAttributes, SubscriptionMeta, SubscriptionStats
+from ..core.topic import PublishedMessage, TopicMessage, TopicMeta
+from ..errors import InvalidArgument
+
+if TYPE_CHECKING:
+    from .broker import Broker
+
+__all__ = ["Subscription", "Topic"]
+
+
+class Topic:
+    def __init__(self, broker: "Broker", topic_name: str) -> None:
+        self.broker = broker
+        self.topic_name = topic_name
+
+    def __repr__(self) -> str:
+        return f"<Topic {self.topic_name!r}>"
+
+    async def create(self, **attributes: object) -> "Topic":
+        return await self.broker.create_topic(self.topic_name, **attributes)
+
+    async def get_attributes(self) -> TopicMeta:
+        await checkpoint_if_cancelled()
+        meta = self.broker.account.topic(self.topic_name).meta()
+        await cancel_shielded_checkpoint()
+        return meta
+
+    async def set_attributes(
+        self, *, maximum_message_size: int | None = None, logging_enabled: bool | None = None
+    ) -> None:
+        await checkpoint_if_cancelled()
+        broker = self.broker
+        broker.account.topic(self.topic_name).set_attributes(
+            broker.now(), maximum_message_size=maximum_message_size, logging_enabled=logging_enabled
+        )
+        await cancel_shielded_checkpoint()
+
+    async def delete(self) -> None:
+        """Delete the topic, its subscriptions and their pending pushes (missing is no error)."""
+        await checkpoint_if_cancelled()
+        self.broker._delete_topic(self.topic_name)
+        await cancel_shielded_checkpoint()
+
+    async def publish_message(
+        self, message: str | TopicMessage, *, message_tag: str | None = None
+    ) -> PublishedMessage:
+        """Publish a body (or a ``TopicMessage``) to every subscription whose filter takes it.
+        Queue, mail and SMS copies are delivered when this returns; HTTP pushes are under way."""
+        await checkpoint_if_cancelled()
+        broker = self.broker
+        topic = broker.account.topic(self.topic_name)
+        if type(message) is str:
+            record, deliveries = topic.publish(broker.now(), message, message_tag)
+        elif isinstance(message, TopicMessage):
+            if message_tag is not None:
+                raise InvalidArgument("Give the tag in the TopicMessage.")
+            record, deliveries = topic.publish(
+                broker.now(),
+                message.message_body,
+                message.message_tag,
+                message.attributes(),
+                message.properties(),
+            )
+        else:
+            raise InvalidArgument("A message should be a str or a minimns.TopicMessage.")
+        broker._pushes.fan_out(deliveries)
+        await cancel_shielded_checkpoint()
+        return PublishedMessage(
+            record.message_id, record.body_md5, record.properties.message_group_id
+        )
+
+    async def list_subscription(
+        self, prefix: str = "", ret_number: int = 1000, marker: str = ""
+    ) -> tuple[list[str], str]:
+        """(subscription names, next marker); "" as the marker means the last page."""
+        await checkpoint_if_cancelled()
+        found, next_marker = self.broker.account.topic(self.topic_name).list_subscriptions(
+            prefix, ret_number, marker
+        )
+        await cancel_shielded_checkpoint()
+        return [s.name for s in found], next_marker
+
+    def get_subscription(self, subscription_name: str) -> "Subscription":
+        return Subscription(self.broker, self.topic_name, subscription_name)
+
+    async def subscribe(
+        self,
+        subscription_name: str,
+        endpoint: str,
+        *,
+        notify_strategy: str | None = None,
+        notify_content_format: str | None = None,
+        filter_tag: str | None = None,
+    ) -> "Subscription":
+        """Subscribe ``endpoint`` under ``subscription_name`` (see ``Subscription.subscribe``)."""
+        return await self.get_subscription(subscription_name).subscribe(
+            endpoint,
+            notify_strategy=notify_strategy,
+            notify_content_format=notify_content_format,
+            filter_tag=filter_tag,
+        )
+
+
+class Subscription:
+    def __init__(self, broker: "Broker", topic_name: str, subscription_name: str) -> None:
+        self.broker = broker
+        self.topic_name = topic_name
+        self.subscription_name = subscription_name
+
+    def __repr__(self) -> str:
+        return f"<Subscription {self.topic_name!r}/{self.subscription_name!r}>"
+
+    async def subscribe(
+        self,
+        endpoint: str,
+        *,
+        notify_strategy: str | None = None,
+        notify_content_format: str | None = None,
+        filter_tag: str | None = None,
+    ) -> "Subscription":
+        """Create the subscription. An identical one is found as is; any difference
+        is SubscriptionAlreadyExist. Defaults as MNS: BACKOFF_RETRY, XML (SIMPLIFIED
+        for mail and SMS endpoints), no filter tag."""
+        await checkpoint_if_cancelled()
+        broker = self.broker
+        topic = broker.account.topic(self.topic_name)
+        attributes = SubscriptionAttributes.make(
+            endpoint, notify_strategy, notify_content_format, filter_tag
+        )
+        topic.subscribe(broker.now(), self.subscription_name, attributes)
+        await cancel_shielded_checkpoint()
+        return self
+
+    async def get_attributes(self) -> SubscriptionMeta:
+        await checkpoint_if_cancelled()
+        broker = self.broker
+        state = broker.account.topic(self.topic_name).subscription(self.subscription_name)
+        meta = state.meta(broker.account_id)
+        await cancel_shielded_checkpoint()
+        return meta
+
+    async def set_attributes(self, *, notify_strategy: str | None = None) -> None:
+        """Change the NotifyStrategy, the one attribute MNS lets change; None changes nothing."""
+        await checkpoint_if_cancelled()
+        broker = self.broker
+        state = broker.account.topic(self.topic_name).subscription(self.subscription_name)
+        if notify_strategy is not None:
+            state.set_notify_strategy(broker.now(), notify_strategy)
+        await cancel_shielded_checkpoint()
+
+    async def unsubscribe(self) -> None:
+        """Remove the subscription and cancel its pending pushes (missing is no error)."""
+        await checkpoint_if_cancelled()
+        self.broker._unsubscribe(self.topic_name, self.subscription_name)
+        await cancel_shielded_checkpoint()
+
+    def stats(self) -> SubscriptionStats:
+        """Delivered, pending, retrying and dropped counts and the last error, right now."""
+        broker = self.broker
+        return broker.account.topic(self.topic_name).subscription(self.subscription_name).stats()

@@ -1,0 +1,306 @@
+"""A topic: its attributes, its subscriptions, and publishing with fan-out.
+
+``publish`` validates one message against the topic and hands back one
+``Delivery`` per subscription whose filter takes it; the broker carries
+them out. A published message counts in the topic's MessageCount until every
+delivery of it has succeeded or been dropped.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+
+from sortedcontainers import SortedDict
+
+from ..errors import (
+    InvalidArgument,
+    SubscriptionAlreadyExist,
+    SubscriptionNameInvalid,
+    SubscriptionNameLengthError,
+    SubscriptionNotExist,
+    SubscriptionNumExceeded,
+)
+from .attributes import check_name, check_range, parse_bool
+from .message import NO_PROPERTIES, Properties, body_md5, make_properties
+from .paging import RET_NUMBER_MAX, page
+from .receipt import id_prefix
+from .subscription import FILTER_TAG_MAX, Delivery, SubscriptionAttributes, SubscriptionState
+
+__all__ = [
+    "MESSAGE_RETENTION_PERIOD",
+    "SUBSCRIPTIONS_MAX",
+    "PublishedMessage",
+    "TopicAttributes",
+    "TopicMessage",
+    "TopicMessageRecord",
+    "TopicMeta",
+    "TopicState",
+]
+
+MESSAGE_RETENTION_PERIOD = 86400  # topic messages live one day; not settable
+SUBSCRIPTIONS_MAX = 100
+SUBSCRIPTION_NAME_MAX = 255
+_JSON_ATTRIBUTES = ("DirectMail", "DirectSMS")
+
+
+@dataclass(frozen=True, slots=True)
+class TopicAttributes:
+    maximum_message_size: int = 65536
+    logging_enabled: bool = False
+
+    def with_changes(
+        self, maximum_message_size: object = None, logging_enabled: object = None
+    ) -> "TopicAttributes":
+        """A validated copy; None leaves an attribute as it is."""
+        changes: dict[str, object] = {}
+        if maximum_message_size is not None:
+            changes["maximum_message_size"] = check_range(
+                "MaximumMessageSize", maximum_message_size, 1024, 65536, "bytes"
+            )
+        if logging_enabled is not None:
+            changes["logging_enabled"] = parse_bool("LoggingEnabled", logging_enabled)
+        return replace(self, **changes) if changes else self  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True, slots=True)
+class TopicMeta:
+    """GetTopicAttributes as MNS returns it; times in epoch seconds."""
+
+    topic_name: str
+    create_time: int
+    last_modify_time: int
+    maximum_message_size: int
+    message_retention_period: int
+    message_count: int
+    logging_enabled: bool
+
+
+@dataclass(frozen=True, slots=True)
+class TopicMessage:
+    """A message to publish, named as in the official SDK. ``direct_mail`` and
+    ``direct_sms`` are the DirectMail / DirectSMS attributes as dicts (sent as
+    JSON); ``message_attributes`` holds any attribute as its raw text."""
+
+    message_body: str
+    message_tag: str | None = None
+    direct_mail: Mapping[str, object] | None = None
+    direct_sms: Mapping[str, object] | None = None
+    message_attributes: Mapping[str, str] | None = None
+    message_group_id: str | None = None
+    user_properties: object = None
+    system_properties: object = None
+
+    def attributes(self) -> dict[str, str]:
+        out = dict(self.message_attributes or {})
+        if self.direct_mail is not None:
+            out["DirectMail"] = json.dumps(dict(self.direct_mail))
+        if self.direct_sms is not None:
+            out["DirectSMS"] = json.dumps(dict(self.direct_sms))
+        return out
+
+    def properties(self) -> Properties:
+        return make_properties(self.message_group_id, self.user_properties, self.system_properties)
+
+
+@dataclass(frozen=True, slots=True)
+class PublishedMessage:
+    """What a publish returns."""
+
+    message_id: str
+    message_body_md5: str
+    message_group_id: str | None = None
+
+
+class TopicMessageRecord:
+    """A published message, shared by its deliveries; ``outstanding`` counts
+    the deliveries not yet done with it."""
+
+    __slots__ = (
+        "topic",
+        "message_id",
+        "body",
+        "body_md5",
+        "tag",
+        "publish_time",
+        "attributes",
+        "properties",
+        "outstanding",
+    )
+
+    def __init__(
+        self,
+        topic: "TopicState",
+        message_id: str,
+        body: str,
+        tag: str | None,
+        publish_time: int,
+        attributes: dict[str, str],
+        properties: Properties,
+    ) -> None:
+        self.topic = topic
+        self.message_id = message_id
+        self.body = body
+        self.body_md5 = body_md5(body)
+        self.tag = tag
+        self.publish_time = publish_time
+        self.attributes = attributes
+        self.properties = properties
+        self.outstanding = 0
+
+    def release(self) -> None:
+        """One delivery is done (delivered, dropped or discarded)."""
+        self.outstanding -= 1
+        if self.outstanding == 0:
+            self.topic.message_count -= 1
+
+
+def check_subscription_name(name: object) -> str:
+    return check_name(
+        name,
+        "Subscription",
+        SUBSCRIPTION_NAME_MAX,
+        SubscriptionNameLengthError,
+        SubscriptionNameInvalid,
+    )
+
+
+def check_message_attributes(attributes: Mapping[str, str]) -> dict[str, str]:
+    """DirectMail and DirectSMS must hold JSON objects; any other attribute is kept as is."""
+    out = {}
+    for name, text in attributes.items():
+        if not isinstance(name, str) or not isinstance(text, str):
+            raise InvalidArgument("MessageAttributes should map names to strings.")
+        if name in _JSON_ATTRIBUTES:
+            try:
+                value = json.loads(text)
+            except ValueError:
+                raise InvalidArgument(f"The {name} attribute should be a JSON object.") from None
+            if not isinstance(value, dict):
+                raise InvalidArgument(f"The {name} attribute should be a JSON object.")
+        out[name] = text
+    return out
+
+
+class TopicState:
+    def __init__(self, name: str, attributes: TopicAttributes, now: int, token: int) -> None:
+        self.name = name
+        self.attributes = attributes
+        self.create_time = now
+        self.last_modify_time = now
+        self.subscriptions: SortedDict[str, SubscriptionState] = SortedDict()
+        self.message_count = 0
+        self.max_subscriptions = SUBSCRIPTIONS_MAX
+        self._id_prefix = id_prefix(token)
+        self._seq = 0
+
+    def __repr__(self) -> str:
+        return f"<TopicState {self.name} subscriptions={len(self.subscriptions)}>"
+
+    def set_attributes(self, now: int, **changes: object) -> None:
+        self.attributes = self.attributes.with_changes(**changes)  # type: ignore[arg-type]
+        self.last_modify_time = now
+
+    def meta(self) -> TopicMeta:
+        return TopicMeta(
+            topic_name=self.name,
+            create_time=self.create_time // 1000,
+            last_modify_time=self.last_modify_time // 1000,
+            maximum_message_size=self.attributes.maximum_message_size,
+            message_retention_period=MESSAGE_RETENTION_PERIOD,
+            message_count=self.message_count,
+            logging_enabled=self.attributes.logging_enabled,
+        )
+
+    # -- subscriptions ---------------------------------------------------------------------
+
+    def subscribe(
+        self, now: int, name: str, attributes: SubscriptionAttributes
+    ) -> tuple[SubscriptionState, bool]:
+        """(subscription, created): identical attributes find the existing one,
+        any difference is SubscriptionAlreadyExist."""
+        check_subscription_name(name)
+        existing = self.subscriptions.get(name)
+        if existing is not None:
+            if existing.attributes != attributes:
+                raise SubscriptionAlreadyExist()
+            return existing, False
+        if len(self.subscriptions) >= self.max_subscriptions:
+            raise SubscriptionNumExceeded(
+                f"A topic has at most {self.max_subscriptions} subscriptions."
+            )
+        subscription = SubscriptionState(self.name, name, attributes, now)
+        self.subscriptions[name] = subscription
+        return subscription, True
+
+    def subscription(self, name: str) -> SubscriptionState:
+        subscription = self.subscriptions.get(name)
+        if subscription is None:
+            raise SubscriptionNotExist()
+        return subscription
+
+    def unsubscribe(self, name: str) -> SubscriptionState | None:
+        """Remove a subscription and forget its pending pushes; missing is not an error."""
+        subscription = self.subscriptions.pop(name, None)
+        if subscription is not None:
+            subscription.discard()
+        return subscription
+
+    def list_subscriptions(
+        self, prefix: str = "", ret_number: int = RET_NUMBER_MAX, marker: str = ""
+    ) -> tuple[list[SubscriptionState], str]:
+        return page(self.subscriptions, prefix, ret_number, marker)
+
+    def clear(self) -> list[SubscriptionState]:
+        """Drop every subscription and pending push (the topic is being deleted)."""
+        gone = list(self.subscriptions.values())
+        for subscription in gone:
+            subscription.discard()
+        self.subscriptions.clear()
+        return gone
+
+    # -- publishing ------------------------------------------------------------------------
+
+    def check_message(self, body: object, tag: object) -> str | None:
+        if not isinstance(body, str):
+            raise InvalidArgument("The MessageBody should be a string.")
+        size = len(body) if body.isascii() else len(body.encode("utf-8"))
+        if size == 0:
+            raise InvalidArgument("The MessageBody should not be empty.")
+        limit = self.attributes.maximum_message_size
+        if size > limit:
+            raise InvalidArgument(
+                f"The length of MessageBody is {size} bytes, more than MaximumMessageSize "
+                f"{limit} bytes of this topic."
+            )
+        if tag in (None, ""):
+            return None
+        if not isinstance(tag, str) or len(tag) > FILTER_TAG_MAX:
+            raise InvalidArgument(f"The length of MessageTag should between 0 and {FILTER_TAG_MAX}.")
+        return tag
+
+    def publish(
+        self,
+        now: int,
+        body: str,
+        tag: str | None = None,
+        attributes: Mapping[str, str] | None = None,
+        properties: Properties = NO_PROPERTIES,
+    ) -> tuple[TopicMessageRecord, list[tuple[SubscriptionState, Delivery]]]:
+        """Validate and record one message: it and a delivery per matching subscription."""
+        tag = self.check_message(body, tag)
+        checked = check_message_attributes(attributes) if attributes else {}
+        self._seq += 1
+        record = TopicMessageRecord(
+            self, f"{self._id_prefix}{self._seq:016X}", body, tag, now, checked, properties
+        )
+        deliveries = [
+            (subscription, Delivery(record))
+            for subscription in self.subscriptions.values()
+            if subscription.accepts(tag)
+        ]
+        if deliveries:
+            record.outstanding = len(deliveries)
+            self.message_count += 1
+        return record, deliveries
