@@ -1,13 +1,17 @@
-"""minimns: Alibaba Cloud MNS queues, in your process or on a local port.
+"""minimns: Alibaba Cloud MNS queues and topics, in your process or on a local port.
 
 The public names are curated here; anything else is internal.
 """
 
 from . import errors
 from .broker.broker import Broker, open_broker
+from .broker.push import LocalDelivery
 from .broker.queue import Queue
+from .broker.topic import Subscription, Topic
 from .core.attributes import QueueAttributes, QueueMeta
 from .core.message import ChangedVisibility, Message, PeekedMessage, ReceivedMessage, SentMessage
+from .core.subscription import SubscriptionMeta, SubscriptionStats
+from .core.topic import PublishedMessage, TopicMessage, TopicMeta
 from .errors import *  # noqa: F403  (one class per MNS error code)
 from .testing import mock_mns
 
@@ -16,13 +20,21 @@ __version__ = "0.1.0"
 __all__ = [
     "Broker",
     "ChangedVisibility",
+    "LocalDelivery",
     "Message",
     "PeekedMessage",
+    "PublishedMessage",
     "Queue",
     "QueueAttributes",
     "QueueMeta",
     "ReceivedMessage",
     "SentMessage",
+    "Subscription",
+    "SubscriptionMeta",
+    "SubscriptionStats",
+    "Topic",
+    "TopicMessage",
+    "TopicMeta",
     "errors",
     "open_broker",
     *errors.__all__,
