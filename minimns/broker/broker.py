@@ -118,6 +118,10 @@ class Broker:
         """The HTTP push client (None until the first HTTP push when none was given)."""
         return self._pushes.pusher
 
+    @pusher.setter
+    def pusher(self, pusher: Pusher) -> None:
+        self._pushes.pusher = pusher
+
     @property
     def outbox(self) -> Outbox:
         """Mail and SMS deliveries, recorded (``outbox.mail``, ``outbox.sms``)."""

@@ -33,6 +33,8 @@ __all__ = ["LocalDelivery", "Outbox", "PushEngine", "Pusher"]
 log = logging.getLogger("minimns.push")
 
 PUSH_CONCURRENCY = 16  # HTTP pushes in flight per subscription
+BACKOFF_AFTER = 3  # failures in a row before an endpoint is pushed one at a time
+BACKOFF_FIRST, BACKOFF_MAX = 0.1, 1.0  # seconds paused after each further failure
 OUTBOX_MAX = 10_000  # recorded mail / SMS deliveries kept per kind
 
 
@@ -236,7 +238,9 @@ class PushEngine:
         with worker.scope:
             async with trio.open_nursery() as nursery:
                 while True:
-                    while worker.running < self.concurrency:
+                    backing_off = subscription.failure_streak >= BACKOFF_AFTER
+                    limit = 1 if backing_off else self.concurrency
+                    while worker.running < limit:
                         delivery = subscription.take()
                         if delivery is None:
                             break
@@ -277,9 +281,12 @@ class PushEngine:
             subscription.succeeded(delivery)
         else:
             self._failed(subscription, delivery, reason)
+        self._wake_settled()
+        streak = subscription.failure_streak - BACKOFF_AFTER
+        if reason is not None and streak >= 0:  # hold this push's slot: the next one waits
+            await trio.sleep(min(BACKOFF_FIRST * 2 ** min(streak, 16), BACKOFF_MAX))
         worker.running -= 1
         worker.lot.unpark()
-        self._wake_settled()
 
     # -- shared --------------------------------------------------------------------------
 

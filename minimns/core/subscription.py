@@ -144,6 +144,7 @@ class SubscriptionState:
         self.dropped = 0
         self.attempts = 0
         self.failures = 0
+        self.failure_streak = 0  # failed attempts since the last success
         self.last_error = ""
         self.last_error_time: int | None = None
         self.pending_max = PENDING_MAX
@@ -194,6 +195,7 @@ class SubscriptionState:
     def succeeded(self, delivery: Delivery) -> None:
         self.in_flight -= 1
         self.delivered += 1
+        self.failure_streak = 0
         delivery.message.release()
 
     def abandoned(self, delivery: Delivery) -> None:
@@ -209,6 +211,7 @@ class SubscriptionState:
             return None
         self.in_flight -= 1
         self.failures += 1
+        self.failure_streak += 1
         self.last_error = reason
         self.last_error_time = now
         delay = retry_delay_ms(self.attributes.notify_strategy, delivery.attempts, jitter)

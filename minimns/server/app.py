@@ -27,7 +27,8 @@ from ..errors import (
     MissingVersionHeader,
     MNSError,
 )
-from . import account_routes, queue_routes
+from ..push.signing import PushSigner
+from . import account_routes, queue_routes, topic_routes
 from .auth import Credentials, verify
 from .http import Request, Response
 from .xmlcodec import document, element
@@ -37,6 +38,7 @@ __all__ = ["MNSApp"]
 log = logging.getLogger("minimns.server")
 
 API_VERSION = "2015-06-06"
+SIGNING_CERT_PATH = "/_minimns/x509_public_certificate.pem"
 Route = Callable[["Call"], Awaitable[Response]]
 
 
@@ -58,6 +60,14 @@ class Call:
     def base_url(self) -> str:
         """This server as the client addressed it: Location and HostId use it."""
         return f"http://{self.request.headers.get('host', self.app.default_host)}"
+
+    def paging(self) -> tuple[str, int, str]:
+        """(prefix, ret_number, marker) of a List request, from its x-mns-* headers."""
+        headers = self.request.headers
+        ret_number = headers.get("x-mns-ret-number", "1000").strip()
+        if not (ret_number.isascii() and ret_number.isdigit() and len(ret_number) <= 9):
+            raise InvalidArgument("The value of x-mns-ret-number should be an integer.")
+        return headers.get("x-mns-prefix", ""), int(ret_number), headers.get("x-mns-marker", "")
 
     def allow_query(self, *keys: str) -> None:
         unknown = set(self.request.query) - set(keys)
@@ -151,9 +161,14 @@ class MNSApp:
             return call.error(InternalError())
 
     async def reset(self) -> None:
-        """Drop every queue (parked long polls wake to QueueNotExist) and account settings."""
+        """Drop every queue (parked long polls wake to QueueNotExist), every topic
+        with its subscriptions and pending pushes, the recorded mail and SMS,
+        and account settings."""
+        for name in list(self.broker.account.topics):
+            await self.broker.get_topic(name).delete()
         for name in list(self.broker.account.queues):
             await self.broker.get_queue(name).delete()
+        self.broker.outbox.clear()
         self.logging_bucket = ""
 
     def reject(self, status: int, code: str, message: str) -> Response:
@@ -179,6 +194,8 @@ class MNSApp:
         # "", "queues", name, "messages"
         if parts[1:2] == ["queues"]:
             return queue_routes.route(request.method, parts[2:])
+        if parts[1:2] == ["topics"]:
+            return topic_routes.route(request.method, parts[2:])
         if request.path == "/":
             return account_routes.route(request.method)
         if request.path == "/commonbuy/openservice" and request.method == "POST":
@@ -186,9 +203,13 @@ class MNSApp:
         raise InvalidRequestURL(f"The request URL {request.path} is not valid.")
 
     async def _developer(self, call: Call) -> Response:
-        """``/_minimns/clock`` (GET) and ``/_minimns/clock/advance?seconds=N`` (POST),
+        """The push signing certificate (always: receivers verify pushes with it);
+        ``/_minimns/clock`` (GET) and ``/_minimns/clock/advance?seconds=N`` (POST),
         present only when the server runs on a virtual clock."""
         request = call.request
+        if request.path == SIGNING_CERT_PATH and request.method == "GET":
+            signer = getattr(self.broker.pusher, "signer", None) or PushSigner.default()
+            return call.respond(200, signer.certificate_pem, content_type="application/x-pem-file")
         if self.clock is None or request.path not in ("/_minimns/clock", "/_minimns/clock/advance"):
             raise InvalidRequestURL(f"The request URL {request.path} is not valid.")
         if request.path == "/_minimns/clock/advance":

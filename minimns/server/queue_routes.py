@@ -25,7 +25,7 @@ from ..errors import (
     MissingVisibilityTimeout,
     MNSError,
 )
-from .xmlcodec import child_texts, document, element, escape, local, parse, to_int
+from .xmlcodec import child_texts, document, element, escape, local, parse, parse_properties, to_int
 
 if TYPE_CHECKING:
     from .app import Call
@@ -131,16 +131,8 @@ async def delete_queue(call: "Call") -> "Response":
 
 async def list_queue(call: "Call") -> "Response":
     call.allow_query()
-    headers = call.request.headers
-    ret_number = headers.get("x-mns-ret-number", "1000").strip()
-    if not (ret_number.isascii() and ret_number.isdigit() and len(ret_number) <= 9):
-        raise InvalidArgument("The value of x-mns-ret-number should be an integer.")
-    names, next_marker = await call.broker.list_queue(
-        prefix=headers.get("x-mns-prefix", ""),
-        ret_number=int(ret_number),
-        marker=headers.get("x-mns-marker", ""),
-    )
-    with_meta = headers.get("x-mns-with-meta", "").lower() == "true"
+    names, next_marker = await call.broker.list_queue(*call.paging())
+    with_meta = call.request.headers.get("x-mns-with-meta", "").lower() == "true"
     entries = []
     for name in names:
         inner = element("QueueURL", f"{call.base_url}/queues/{name}")
@@ -156,18 +148,6 @@ async def list_queue(call: "Call") -> "Response":
 # -- sending -----------------------------------------------------------------------------------
 
 
-def _properties(node, entry_tag: str) -> list[tuple[str, str, str]]:  # type: ignore[no-untyped-def]
-    out = []
-    for entry in node:
-        if local(entry.tag) != entry_tag:
-            continue
-        fields = child_texts(entry)
-        if "Name" not in fields:
-            raise InvalidArgument(f"A {entry_tag} needs a Name.")
-        out.append((fields["Name"], fields.get("Value", ""), fields.get("Type", "STRING")))
-    return out
-
-
 def _outgoing(node) -> Message:  # type: ignore[no-untyped-def]
     fields = child_texts(node)
     if "MessageBody" not in fields:
@@ -176,9 +156,9 @@ def _outgoing(node) -> Message:  # type: ignore[no-untyped-def]
     for child in node:
         tag = local(child.tag)
         if tag == "UserProperties":
-            user = _properties(child, "PropertyValue")
+            user = parse_properties(child, "PropertyValue")
         elif tag == "SystemProperties":
-            system = _properties(child, "SystemPropertyValue")
+            system = parse_properties(child, "SystemPropertyValue")
     return Message(
         fields["MessageBody"],
         delay_seconds=to_int(fields, "DelaySeconds"),

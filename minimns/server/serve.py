@@ -10,7 +10,8 @@ import trio
 import trio.testing
 
 from ..broker.broker import Broker
-from .app import MNSApp
+from ..push.client import HttpPusher
+from .app import SIGNING_CERT_PATH, MNSApp
 from .auth import Credentials
 from .http import HttpLimits, serve_connection
 
@@ -50,6 +51,13 @@ async def serve(
     sockname = listeners[0].socket.getsockname()
     host, port = sockname[0], sockname[1]
     shown = f"[{host}]" if ":" in host else host
+    # Pushes name this server's own certificate URL, so receivers verify offline.
+    reachable = {"0.0.0.0": "127.0.0.1", "::": "[::1]"}.get(host, shown)
+    cert_url = f"http://{reachable}:{port}{SIGNING_CERT_PATH}"
+    if broker.pusher is None:
+        broker.pusher = HttpPusher(cert_url=cert_url)
+    elif isinstance(broker.pusher, HttpPusher):
+        broker.pusher.cert_url = cert_url
     app = MNSApp(
         broker,
         credentials=options.credentials,

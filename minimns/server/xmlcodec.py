@@ -17,6 +17,7 @@ from xml.etree.ElementTree import Element
 from defusedxml import ElementTree as SafeET
 from defusedxml.common import DefusedXmlException
 
+from ..core.notification import escape_xml
 from ..errors import InvalidArgument, MalformedXML
 
 __all__ = [
@@ -25,13 +26,13 @@ __all__ = [
     "document",
     "element",
     "parse",
+    "parse_properties",
     "to_int",
 ]
 
 NAMESPACE = "http://mns.aliyuncs.com/doc/v1/"
 _DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>\n'
 _INTEGER = re.compile(r"-?[0-9]{1,18}")
-_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#13;"})
 
 
 def local(tag: str) -> str:
@@ -57,6 +58,19 @@ def child_texts(node: Element) -> dict[str, str]:
     return {local(child.tag): (child.text or "") for child in node}
 
 
+def parse_properties(node: Element, entry_tag: str) -> list[tuple[str, str, str]]:
+    """SDK 1.3.0 message properties: (Name, Value, Type) of each ``entry_tag`` child."""
+    out = []
+    for entry in node:
+        if local(entry.tag) != entry_tag:
+            continue
+        fields = child_texts(entry)
+        if "Name" not in fields:
+            raise InvalidArgument(f"A {entry_tag} needs a Name.")
+        out.append((fields["Name"], fields.get("Value", ""), fields.get("Type", "STRING")))
+    return out
+
+
 def to_int(fields: dict[str, str], name: str) -> int | None:
     """An integer field, None when absent; InvalidArgument when not an integer."""
     text = fields.get(name)
@@ -68,8 +82,7 @@ def to_int(fields: dict[str, str], name: str) -> int | None:
     return int(text)
 
 
-def escape(text: str) -> str:
-    return text.translate(_ESCAPES)
+escape = escape_xml
 
 
 def element(name: str, value: object) -> str:
