@@ -131,14 +131,15 @@ async def delete_queue(call: "Call") -> "Response":
 
 async def list_queue(call: "Call") -> "Response":
     call.allow_query()
-    names, next_marker = await call.broker.list_queue(*call.paging())
+    # One synchronous read of the page and its metadata: no queue can vanish midway.
+    queues, next_marker = call.broker.account.list_queues(*call.paging())
     with_meta = call.request.headers.get("x-mns-with-meta", "").lower() == "true"
+    now = call.broker.now()
     entries = []
-    for name in names:
-        inner = element("QueueURL", f"{call.base_url}/queues/{name}")
+    for queue in queues:
+        inner = element("QueueURL", f"{call.base_url}/queues/{queue.name}")
         if with_meta:
-            meta = await call.broker.get_queue(name).get_attributes()
-            inner += "".join(_meta_elements(meta))
+            inner += "".join(_meta_elements(queue.meta(now)))
         entries.append(f"<Queue>{inner}</Queue>")
     if next_marker:
         entries.append(element("NextMarker", next_marker))

@@ -110,14 +110,14 @@ async def delete_topic(call: "Call") -> "Response":
 
 async def list_topic(call: "Call") -> "Response":
     call.allow_query()
-    names, next_marker = await call.broker.list_topic(*call.paging())
+    # One synchronous read of the page and its metadata: no topic can vanish midway.
+    topics, next_marker = call.broker.account.list_topics(*call.paging())
     with_meta = call.request.headers.get("x-mns-with-meta", "").lower() == "true"
     entries = []
-    for name in names:
-        inner = element("TopicURL", _topic_url(call, name))
+    for topic in topics:
+        inner = element("TopicURL", _topic_url(call, topic.name))
         if with_meta:
-            meta = await call.broker.get_topic(name).get_attributes()
-            inner += "".join(_topic_elements(meta))
+            inner += "".join(_topic_elements(topic.meta()))
         entries.append(f"<Topic>{inner}</Topic>")
     if next_marker:
         entries.append(element("NextMarker", next_marker))
