@@ -117,7 +117,7 @@ class PushEngine:
         """Start a publish's deliveries: local ones now, HTTP ones on their workers."""
         for subscription, delivery in deliveries:
             if subscription.endpoint.kind == HTTP:
-                if subscription.offer(delivery):
+                if subscription.offer(delivery, self.broker.now()):
                     self._kick(subscription)
             else:
                 subscription.start(delivery)
@@ -255,27 +255,16 @@ class PushEngine:
                 self._kick(subscription)
 
     async def _push(self, subscription: SubscriptionState, worker: _Worker, delivery: Delivery) -> None:
-        url = subscription.endpoint.target
-        fmt = subscription.attributes.notify_content_format
-        fields = self._fields(subscription, delivery)
-        body = notification_body(fmt, fields).encode("utf-8")
-        self._request_count += 1
-        headers = push_headers(
-            fmt,
-            fields,
-            body_md5_bytes(body),
-            formatdate(self.broker.now() / 1000, usegmt=True),
-            f"{self._request_prefix}{self._request_count:012X}",
-        )
         reason: str | None = None
         try:
+            url, headers, body = self._request(subscription, delivery)
             if self.pusher is None:
                 self.pusher = default_pusher()
             await self.pusher.push(url, headers, body)
         except trio.Cancelled:
             subscription.abandoned(delivery)
             raise
-        except Exception as error:
+        except Exception as error:  # any failure is the push's, never the broker's
             reason = getattr(error, "reason", None) or f"{type(error).__name__}: {error}"
         if reason is None:
             subscription.succeeded(delivery)
@@ -287,6 +276,22 @@ class PushEngine:
             await trio.sleep(min(BACKOFF_FIRST * 2 ** min(streak, 16), BACKOFF_MAX))
         worker.running -= 1
         worker.lot.unpark()
+
+    def _request(
+        self, subscription: SubscriptionState, delivery: Delivery
+    ) -> tuple[str, list[tuple[str, str]], bytes]:
+        fmt = subscription.attributes.notify_content_format
+        fields = self._fields(subscription, delivery)
+        body = notification_body(fmt, fields).encode("utf-8")
+        self._request_count += 1
+        headers = push_headers(
+            fmt,
+            fields,
+            body_md5_bytes(body),
+            formatdate(self.broker.now() / 1000, usegmt=True),
+            f"{self._request_prefix}{self._request_count:012X}",
+        )
+        return subscription.endpoint.target, headers, body
 
     # -- shared --------------------------------------------------------------------------
 

@@ -19,6 +19,7 @@ __all__ = [
     "ReceivedMessage",
     "SentMessage",
     "body_md5",
+    "utf8_size",
     "make_properties",
     "property_list",
 ]
@@ -69,6 +70,15 @@ class MessageState(IntEnum):
     ACTIVE = 1  # receivable
     INACTIVE = 2  # received; invisible until next_visible
     DELETED = 3  # gone (deleted, expired, or its queue deleted)
+
+
+def utf8_size(mns_name: str, text: str) -> int:
+    """Bytes of ``text`` in UTF-8; InvalidArgument for text UTF-8 cannot carry
+    (lone surrogates), which no client could send over the wire either."""
+    try:
+        return len(text.encode("utf-8"))
+    except UnicodeEncodeError:
+        raise InvalidArgument(f"The {mns_name} is not valid Unicode text.") from None
 
 
 def body_md5(body: str) -> str:

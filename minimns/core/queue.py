@@ -37,6 +37,7 @@ from .message import (
     Properties,
     ReceivedMessage,
     SentMessage,
+    utf8_size,
 )
 from .receipt import handle_prefix, id_prefix, parse_handle
 
@@ -124,7 +125,7 @@ class QueueState:
         """Validate one message for this queue: (delay_seconds, priority) to use."""
         if not isinstance(body, str):
             raise InvalidArgument("The MessageBody should be a string.")
-        size = len(body) if body.isascii() else len(body.encode("utf-8"))
+        size = len(body) if body.isascii() else utf8_size("MessageBody", body)
         if size == 0:
             raise InvalidArgument("The MessageBody should not be empty.")
         limit = self.attributes.maximum_message_size
@@ -164,7 +165,9 @@ class QueueState:
         messages = list(messages)
         if not 1 <= len(messages) <= BATCH_MAX:
             raise InvalidArgument(f"The count of messages should between 1 and {BATCH_MAX}.")
-        total = sum(len(m[0].encode("utf-8")) for m in messages if isinstance(m[0], str))
+        total = sum(  # a body UTF-8 cannot carry is rejected on its own entry below
+            len(m[0].encode("utf-8", "surrogatepass")) for m in messages if isinstance(m[0], str)
+        )
         if total > BATCH_SEND_MAX_BYTES:
             raise InvalidArgument(
                 f"The total size of the messages is {total} bytes, more than "

@@ -170,10 +170,10 @@ class SubscriptionState:
 
     # -- deliveries ------------------------------------------------------------------------
 
-    def offer(self, delivery: Delivery) -> bool:
+    def offer(self, delivery: Delivery, now: int) -> bool:
         """Queue a new delivery for an attempt; False (dropped) when too many are pending."""
         if len(self.ready) + len(self._retrying) + self.in_flight >= self.pending_max:
-            self._drop(delivery, "too many pushes pending for this subscription", None)
+            self._drop(delivery, "too many pushes pending for this subscription", now)
             return False
         self.ready.append(delivery)
         return True
@@ -222,7 +222,7 @@ class SubscriptionState:
         heappush(self._retrying, (delivery.due, next(self._order), delivery))
         return delivery.due
 
-    def _drop(self, delivery: Delivery, reason: str, now: int | None) -> None:
+    def _drop(self, delivery: Delivery, reason: str, now: int) -> None:
         self.dropped += 1
         self.last_error = reason
         self.last_error_time = now

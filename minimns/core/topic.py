@@ -23,7 +23,7 @@ from ..errors import (
     SubscriptionNumExceeded,
 )
 from .attributes import check_name, check_range, parse_bool
-from .message import NO_PROPERTIES, Properties, body_md5, make_properties
+from .message import NO_PROPERTIES, Properties, body_md5, make_properties, utf8_size
 from .paging import RET_NUMBER_MAX, page
 from .receipt import id_prefix
 from .subscription import FILTER_TAG_MAX, Delivery, SubscriptionAttributes, SubscriptionState
@@ -50,17 +50,19 @@ class TopicAttributes:
     maximum_message_size: int = 65536
     logging_enabled: bool = False
 
-    def with_changes(
-        self, maximum_message_size: object = None, logging_enabled: object = None
-    ) -> "TopicAttributes":
-        """A validated copy; None leaves an attribute as it is."""
+    def with_changes(self, **given: object) -> "TopicAttributes":
+        """A validated copy; None leaves an attribute as it is. InvalidArgument
+        for an unknown name or a value out of range, before anything changes."""
         changes: dict[str, object] = {}
-        if maximum_message_size is not None:
-            changes["maximum_message_size"] = check_range(
-                "MaximumMessageSize", maximum_message_size, 1024, 65536, "bytes"
-            )
-        if logging_enabled is not None:
-            changes["logging_enabled"] = parse_bool("LoggingEnabled", logging_enabled)
+        for key, value in given.items():
+            if value is None:
+                continue
+            if key == "maximum_message_size":
+                changes[key] = check_range("MaximumMessageSize", value, 1024, 65536, "bytes")
+            elif key == "logging_enabled":
+                changes[key] = parse_bool("LoggingEnabled", value)
+            else:
+                raise InvalidArgument(f"Unknown topic attribute {key!r}.")
         return replace(self, **changes) if changes else self  # type: ignore[arg-type]
 
 
@@ -265,7 +267,7 @@ class TopicState:
     def check_message(self, body: object, tag: object) -> str | None:
         if not isinstance(body, str):
             raise InvalidArgument("The MessageBody should be a string.")
-        size = len(body) if body.isascii() else len(body.encode("utf-8"))
+        size = len(body) if body.isascii() else utf8_size("MessageBody", body)
         if size == 0:
             raise InvalidArgument("The MessageBody should not be empty.")
         limit = self.attributes.maximum_message_size
@@ -278,6 +280,7 @@ class TopicState:
             return None
         if not isinstance(tag, str) or len(tag) > FILTER_TAG_MAX:
             raise InvalidArgument(f"The length of MessageTag should between 0 and {FILTER_TAG_MAX}.")
+        utf8_size("MessageTag", tag)
         return tag
 
     def publish(
