@@ -377,3 +377,50 @@ def test_requests_http_client_would_refuse_fail_as_network_errors():
 def test_public_name():
     assert minimns.mock_mns is mock_mns
     assert "mock_mns" in minimns.__all__
+
+
+def test_topics_fan_out_and_push_through_the_mock():
+    """Topics work through mock_mns as on a server: queue copies at once, HTTP pushes
+    to a real receiver, and reset() drops topics and the recorded mail."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from mns.subscription import SubscriptionMeta
+    from mns.topic import TopicMessage, TopicMeta
+
+    got: list[bytes] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 (the stdlib's name)
+            got.append(self.rfile.read(int(self.headers["Content-Length"])))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    receiver = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=receiver.serve_forever, daemon=True).start()
+    try:
+        with mock_mns() as mock:
+            account = mock.account()
+            queue = new_queue(account, "copies")
+            queue.set_encoding(False)
+            topic = account.get_topic("events")
+            topic.create(TopicMeta())
+            topic.get_subscription("q").subscribe(
+                SubscriptionMeta("acs:mns:cn-hangzhou:1:queues/copies", notify_content_format="SIMPLIFIED")
+            )
+            topic.get_subscription("h").subscribe(
+                SubscriptionMeta(f"http://127.0.0.1:{receiver.server_port}/hook")
+            )
+            topic.get_subscription("m").subscribe(SubscriptionMeta("mail:directmail:a@example.com"))
+            topic.publish_message(TopicMessage("hello"))
+            assert queue.receive_message().message_body == "hello"
+            mock.wait_pushes_settled()
+            assert len(got) == 1 and b"<Message>hello</Message>" in got[0]
+            assert [d.message_body for d in mock.broker.outbox.mail] == ["hello"]
+            mock.reset()
+            assert account.list_topic() == ([], "")
+            assert not mock.broker.outbox.mail
+    finally:
+        receiver.shutdown()

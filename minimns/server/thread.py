@@ -73,6 +73,11 @@ class ServerThread:
         """How many long polls are parked on a queue right now."""
         return trio.from_thread.run_sync(self.broker.waiting, queue_name, trio_token=self._token)
 
+    def wait_pushes_settled(self) -> None:
+        """Block until no push is waiting or in flight (HTTP pushes take real time;
+        retries wait on the clock: ``advance`` it to run them)."""
+        self.call(self.broker.wait_pushes_settled)
+
     def call(self, async_fn: Any, *args: Any) -> Any:
         """Run ``async_fn(*args)`` on the server's loop (e.g. a broker method)."""
         return trio.from_thread.run(async_fn, *args, trio_token=self._token)

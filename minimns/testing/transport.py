@@ -241,8 +241,14 @@ class MNSMock:
         self.call(jump)
 
     def reset(self) -> None:
-        """Drop every queue (parked long polls wake to QueueNotExist) and account settings."""
+        """Drop every queue (parked long polls wake to QueueNotExist), every topic and
+        pending push, the recorded mail and SMS, and account settings."""
         self.call(self._require_app().reset)
+
+    def wait_pushes_settled(self) -> None:
+        """Block until no push is waiting or in flight (HTTP pushes take real time;
+        retries wait on the clock: ``advance`` it to run them)."""
+        self.call(self.broker.wait_pushes_settled)
 
     def call(self, async_fn: Callable[..., Any], *args: Any) -> Any:
         """Run ``async_fn(*args)`` on the mock's loop (e.g. a broker method); its result."""
