@@ -113,15 +113,15 @@ class PushEngine:
 
     # -- what the broker calls -------------------------------------------------------------
 
-    def fan_out(self, deliveries: list[tuple[SubscriptionState, Delivery]]) -> None:
+    def fan_out(self, deliveries: list[tuple[SubscriptionState, Delivery]], now: int) -> None:
         """Start a publish's deliveries: local ones now, HTTP ones on their workers."""
         for subscription, delivery in deliveries:
             if subscription.endpoint.kind == HTTP:
-                if subscription.offer(delivery, self.broker.now()):
+                if subscription.offer(delivery, now):
                     self._kick(subscription)
             else:
                 subscription.start(delivery)
-                self._attempt_local(subscription, delivery)
+                self._attempt_local(subscription, delivery, now)
 
     def on_due(self, subscription: SubscriptionState) -> None:
         """The timer fired for a subscription: its due retries are ready again."""
@@ -131,8 +131,9 @@ class PushEngine:
         if subscription.endpoint.kind == HTTP:
             self._kick(subscription)
         else:
+            now = self.broker.now()
             while (delivery := subscription.take()) is not None:
-                self._attempt_local(subscription, delivery)
+                self._attempt_local(subscription, delivery, now)
         self._schedule(subscription)
         self._wake_settled()
 
@@ -161,9 +162,9 @@ class PushEngine:
 
     # -- local endpoints -------------------------------------------------------------------
 
-    def _attempt_local(self, subscription: SubscriptionState, delivery: Delivery) -> None:
+    def _attempt_local(self, subscription: SubscriptionState, delivery: Delivery, now: int) -> None:
         try:
-            reason = self._deliver_local(subscription, delivery)
+            reason = self._deliver_local(subscription, delivery, now)
         except Exception:  # a handler's bug must not break publishing
             log.exception("delivery to %s failed", subscription.endpoint.text)
             reason = "InternalError: the delivery raised an exception"
@@ -172,7 +173,9 @@ class PushEngine:
         else:
             self._failed(subscription, delivery, reason)
 
-    def _deliver_local(self, subscription: SubscriptionState, delivery: Delivery) -> str | None:
+    def _deliver_local(
+        self, subscription: SubscriptionState, delivery: Delivery, now: int
+    ) -> str | None:
         broker = self.broker
         endpoint = subscription.endpoint
         message = delivery.message
@@ -181,7 +184,7 @@ class PushEngine:
             if state is None:
                 return f"QueueNotExist: the queue {endpoint.target} does not exist."
             try:
-                state.send(broker.now(), self._body(subscription, delivery), None, None, message.properties)
+                state.send(now, self._body(subscription, delivery), None, None, message.properties)
             except MNSError as error:
                 return f"{error.code}: {error.message}"
             broker._settle(state)
@@ -198,7 +201,7 @@ class PushEngine:
                 message_body=message.body,
                 message_tag=message.tag,
                 message_attributes=dict(message.attributes),
-                time=broker.now(),
+                time=now,
             )
         )
 
@@ -231,15 +234,18 @@ class PushEngine:
         if worker is None:
             worker = self._workers[subscription] = _Worker()
             self.broker._nursery.start_soon(self._work, subscription, worker)
-        else:
-            worker.lot.unpark()
+        elif worker.running < self._limit(subscription):
+            worker.lot.unpark()  # else a slot frees when a push ends, and that wakes it
+
+    def _limit(self, subscription: SubscriptionState) -> int:
+        """Pushes in flight allowed: one at a time while backing off."""
+        return 1 if subscription.failure_streak >= BACKOFF_AFTER else self.concurrency
 
     async def _work(self, subscription: SubscriptionState, worker: _Worker) -> None:
         with worker.scope:
             async with trio.open_nursery() as nursery:
                 while True:
-                    backing_off = subscription.failure_streak >= BACKOFF_AFTER
-                    limit = 1 if backing_off else self.concurrency
+                    limit = self._limit(subscription)
                     while worker.running < limit:
                         delivery = subscription.take()
                         if delivery is None:

@@ -62,13 +62,14 @@ class Topic:
         await checkpoint_if_cancelled()
         broker = self.broker
         topic = broker.account.topic(self.topic_name)
+        now = broker.now()
         if type(message) is str:
-            record, deliveries = topic.publish(broker.now(), message, message_tag)
+            record, deliveries = topic.publish(now, message, message_tag)
         elif isinstance(message, TopicMessage):
             if message_tag is not None:
                 raise InvalidArgument("Give the tag in the TopicMessage.")
             record, deliveries = topic.publish(
-                broker.now(),
+                now,
                 message.message_body,
                 message.message_tag,
                 message.attributes(),
@@ -76,7 +77,7 @@ class Topic:
             )
         else:
             raise InvalidArgument("A message should be a str or a minimns.TopicMessage.")
-        broker._pushes.fan_out(deliveries)
+        broker._pushes.fan_out(deliveries, now)
         await cancel_shielded_checkpoint()
         return PublishedMessage(
             record.message_id, record.body_md5, record.properties.message_group_id
