@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import functools
 import inspect
+import itertools
+import re
 
 import pytest
 import trio
 import trio.testing
+from mns.account import Account
 
 from minimns.server.serve import ServerOptions
 from minimns.server.thread import ServerThread
@@ -48,3 +51,24 @@ def auth_server():
     options = ServerOptions(port=0, access_key_id="id", access_key_secret="secret")
     with ServerThread(options) as running:
         yield running
+
+
+@pytest.fixture
+def account(server):
+    """An official SDK Account on the module's server."""
+    return Account(server.endpoint, "id", "secret")
+
+
+_serial = itertools.count(1)
+
+
+@pytest.fixture
+def name(request) -> str:
+    """A name unique to this test, valid for queues, topics and subscriptions."""
+    slug = re.sub(r"[^A-Za-z0-9]+", "-", request.node.name).strip("-")
+    return f"t{next(_serial)}-{slug}"[:90].rstrip("-")
+
+
+@pytest.fixture
+def qname(name: str) -> str:
+    return name

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
-from typing import Callable
+from typing import Any, Callable
+
+from mns.mns_exception import MNSServerException
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
@@ -14,3 +17,22 @@ def wait_until(predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
             return True
         time.sleep(0.002)
     return predicate()
+
+
+def md5_upper(text: str) -> str:
+    """MessageBodyMD5 as MNS computes it: upper-case hex MD5 of the UTF-8 text."""
+    return hashlib.md5(text.encode("utf-8")).hexdigest().upper()
+
+
+def drain(queue: Any) -> list[str]:
+    """Every body in an SDK queue (read as it is stored), removing them."""
+    bodies = []
+    while True:
+        try:
+            messages = queue.batch_receive_message(16)
+        except MNSServerException as error:
+            assert error.type == "MessageNotExist"
+            return bodies
+        for message in messages:
+            bodies.append(message.message_body)
+            queue.delete_message(message.receipt_handle)

@@ -7,7 +7,6 @@ Commands that do not depend on each other run in parallel to keep this quick.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -17,7 +16,8 @@ import sys
 
 import pytest
 from mns.account import Account
-from mns.mns_exception import MNSServerException
+
+from tests.server_helpers import drain, md5_upper
 from mns.queue import QueueMeta
 
 MNSCMD = shutil.which("mnscmd", path=os.path.dirname(sys.executable)) or shutil.which("mnscmd")
@@ -66,23 +66,6 @@ def field(output: str, name: str) -> str:
     match = re.search(rf"^{name}\s*:\s*(.*)$", output, re.MULTILINE)
     assert match, f"{name} not in {output!r}"
     return match.group(1).strip()
-
-
-def md5_upper(text: str) -> str:
-    return hashlib.md5(text.encode("utf-8")).hexdigest().upper()
-
-
-def drain(queue) -> list[str]:
-    bodies = []
-    while True:
-        try:
-            messages = queue.batch_receive_message(16)
-        except MNSServerException as error:
-            assert error.type == "MessageNotExist"
-            return bodies
-        for message in messages:
-            bodies.append(message.message_body)
-            queue.delete_message(message.receipt_handle)
 
 
 def test_topic_and_subscription_commands(server):

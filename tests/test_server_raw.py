@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import itertools
 import re
 import socket
 import time
@@ -28,15 +27,6 @@ NS = "{http://mns.aliyuncs.com/doc/v1/}"
 REQUEST_ID = re.compile(rb"[0-9A-F]{24}")
 
 # -- fixtures --------------------------------------------------------------------------------------
-
-
-_serial = itertools.count(1)
-
-
-@pytest.fixture
-def qname(request):
-    slug = re.sub(r"[^A-Za-z0-9]+", "-", request.node.name).strip("-")
-    return f"r{next(_serial)}-{slug}"[:100]
 
 
 # -- a raw HTTP/1.1 client -------------------------------------------------------------------------

@@ -9,8 +9,6 @@ arrive during the wait, or for at most about a second.
 from __future__ import annotations
 
 import base64
-import hashlib
-import itertools
 import re
 import threading
 import time
@@ -24,27 +22,12 @@ from mns.mns_exception import MNSClientNetworkException, MNSServerException
 from mns.mns_request import CreateQueueRequest, CreateQueueResponse
 from mns.queue import Message, QueueMeta
 
-from tests.server_helpers import wait_until
+from tests.server_helpers import md5_upper, wait_until
 
 # GetQueueAttributes copies the deprecated message counts; the SDK warns on every call.
 pytestmark = pytest.mark.filterwarnings("ignore:Call to deprecated:DeprecationWarning")
 
 # -- fixtures and helpers ------------------------------------------------------------------------
-
-
-@pytest.fixture
-def account(server):
-    return Account(server.endpoint, "id", "secret")
-
-
-_serial = itertools.count(1)
-
-
-@pytest.fixture
-def qname(request):
-    """A queue name unique to this test: ``t{n}-{test name}`` (letters, digits, '-')."""
-    slug = re.sub(r"[^A-Za-z0-9]+", "-", request.node.name).strip("-")
-    return f"t{next(_serial)}-{slug}"[:100]
 
 
 def make_queue(account, name, **meta):
@@ -57,10 +40,6 @@ def server_error(call, *args, **kwargs) -> MNSServerException:
     with pytest.raises(MNSServerException) as caught:
         call(*args, **kwargs)
     return caught.value
-
-
-def md5_upper(text: str) -> str:
-    return hashlib.md5(text.encode("utf-8")).hexdigest().upper()
 
 
 def b64(text: str) -> str:

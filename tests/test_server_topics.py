@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import http.client
-import itertools
 import json
 import re
 import threading
@@ -44,7 +43,7 @@ from mns.subscription import SubscriptionMeta
 from mns.topic import Base64TopicMessage, DirectMailInfo, DirectSMSInfo, TopicMessage, TopicMeta
 
 from minimns.server.http import Request
-from tests.server_helpers import wait_until
+from tests.server_helpers import drain, md5_upper, wait_until
 
 NS = "{http://mns.aliyuncs.com/doc/v1/}"
 OWNER = "1234567890"  # the server's default account id: TopicOwner and Subscriber
@@ -74,29 +73,10 @@ TOPIC_META_FIELDS = [
 # -- fixtures and helpers ------------------------------------------------------------------------
 
 
-@pytest.fixture
-def account(server):
-    return Account(server.endpoint, "id", "secret")
-
-
-_serial = itertools.count(1)
-
-
-@pytest.fixture
-def name(request):
-    """A name unique to this test, valid for topics, queues and subscriptions."""
-    slug = re.sub(r"[^A-Za-z0-9]+", "-", request.node.name).strip("-")
-    return f"tp{next(_serial)}-{slug}"[:90].rstrip("-")
-
-
 def server_error(call, *args, **kwargs) -> MNSServerException:
     with pytest.raises(MNSServerException) as caught:
         call(*args, **kwargs)
     return caught.value
-
-
-def md5_upper(text: str) -> str:
-    return hashlib.md5(text.encode("utf-8")).hexdigest().upper()
 
 
 def on_loop(server, fn, *args):
@@ -144,20 +124,6 @@ def make_queue(account, queue_name):
     queue.create(QueueMeta())
     queue.set_encoding(False)  # topic deliveries are not base64: read the raw text
     return queue
-
-
-def drain(queue) -> list[str]:
-    """Every body in a queue (encoding off), removing them."""
-    bodies = []
-    while True:
-        try:
-            messages = queue.batch_receive_message(16)
-        except MNSServerException as error:
-            assert error.type == "MessageNotExist"
-            return bodies
-        for message in messages:
-            bodies.append(message.message_body)
-            queue.delete_message(message.receipt_handle)
 
 
 def notification(xml_text: str) -> list[tuple[str, str]]:

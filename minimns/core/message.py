@@ -19,6 +19,7 @@ __all__ = [
     "ReceivedMessage",
     "SentMessage",
     "body_md5",
+    "check_body",
     "utf8_size",
     "make_properties",
     "property_list",
@@ -79,6 +80,22 @@ def utf8_size(mns_name: str, text: str) -> int:
         return len(text.encode("utf-8"))
     except UnicodeEncodeError:
         raise InvalidArgument(f"The {mns_name} is not valid Unicode text.") from None
+
+
+def check_body(body: object, limit: int, owner: str) -> str:
+    """A MessageBody as MNS takes it: text, not empty, at most ``limit`` UTF-8
+    bytes (the ``owner``'s MaximumMessageSize), else InvalidArgument."""
+    if not isinstance(body, str):
+        raise InvalidArgument("The MessageBody should be a string.")
+    size = len(body) if body.isascii() else utf8_size("MessageBody", body)
+    if size == 0:
+        raise InvalidArgument("The MessageBody should not be empty.")
+    if size > limit:
+        raise InvalidArgument(
+            f"The length of MessageBody is {size} bytes, more than MaximumMessageSize "
+            f"{limit} bytes of this {owner}."
+        )
+    return body
 
 
 def body_md5(body: str) -> str:

@@ -37,7 +37,7 @@ from .message import (
     Properties,
     ReceivedMessage,
     SentMessage,
-    utf8_size,
+    check_body,
 )
 from .receipt import handle_prefix, id_prefix, parse_handle
 
@@ -123,17 +123,7 @@ class QueueState:
 
     def check_outgoing(self, body: object, delay: object, priority: object) -> tuple[int, int]:
         """Validate one message for this queue: (delay_seconds, priority) to use."""
-        if not isinstance(body, str):
-            raise InvalidArgument("The MessageBody should be a string.")
-        size = len(body) if body.isascii() else utf8_size("MessageBody", body)
-        if size == 0:
-            raise InvalidArgument("The MessageBody should not be empty.")
-        limit = self.attributes.maximum_message_size
-        if size > limit:
-            raise InvalidArgument(
-                f"The length of MessageBody is {size} bytes, more than MaximumMessageSize "
-                f"{limit} bytes of this queue."
-            )
+        check_body(body, self.attributes.maximum_message_size, "queue")
         delay = (
             self.attributes.delay_seconds
             if delay is None

@@ -23,7 +23,7 @@ from ..errors import (
     SubscriptionNumExceeded,
 )
 from .attributes import check_name, check_range, parse_bool
-from .message import NO_PROPERTIES, Properties, body_md5, make_properties, utf8_size
+from .message import NO_PROPERTIES, Properties, body_md5, check_body, make_properties, utf8_size
 from .paging import RET_NUMBER_MAX, page
 from .receipt import id_prefix
 from .subscription import FILTER_TAG_MAX, Delivery, SubscriptionAttributes, SubscriptionState
@@ -265,17 +265,7 @@ class TopicState:
     # -- publishing ------------------------------------------------------------------------
 
     def check_message(self, body: object, tag: object) -> str | None:
-        if not isinstance(body, str):
-            raise InvalidArgument("The MessageBody should be a string.")
-        size = len(body) if body.isascii() else utf8_size("MessageBody", body)
-        if size == 0:
-            raise InvalidArgument("The MessageBody should not be empty.")
-        limit = self.attributes.maximum_message_size
-        if size > limit:
-            raise InvalidArgument(
-                f"The length of MessageBody is {size} bytes, more than MaximumMessageSize "
-                f"{limit} bytes of this topic."
-            )
+        check_body(body, self.attributes.maximum_message_size, "topic")
         if tag in (None, ""):
             return None
         if not isinstance(tag, str) or len(tag) > FILTER_TAG_MAX:
