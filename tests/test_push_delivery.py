@@ -562,7 +562,7 @@ async def test_backoff_jitter_spreads_over_the_range_and_follows_the_seed():
         for call in pusher.calls:
             by_url.setdefault(call.url, []).append(ms(call.time))
         assert all(times[0] == start and len(times) == 4 for times in by_url.values())
-        return [gap for times in by_url.values() for gap in gaps(times)]
+        return [gap for _, times in sorted(by_url.items()) for gap in gaps(times)]
 
     first = await schedule(5)
     assert len(first) == 90

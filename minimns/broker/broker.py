@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import random
 from contextlib import asynccontextmanager
-from typing import AsyncIterator
+from typing import Any, AsyncIterator
 
 import trio
 
@@ -22,6 +22,7 @@ from ..core.account import QUEUES_MAX, TOPICS_MAX, Account
 from ..core.queue import QueueState
 from ..core.subscription import SubscriptionState
 from ..errors import QueueNotExist
+from .changes import Changes
 from .clock import BrokerClock
 from .push import Outbox, PushEngine, Pusher
 from .queue import Queue
@@ -33,7 +34,7 @@ __all__ = ["Broker", "open_broker"]
 WAITERS_MAX = 10000  # long polls parked per queue; beyond it a poll answers at once
 
 
-class Broker:
+class Broker(Changes):
     """Owns an account's queues and topics. Make it with ``open_broker``; it needs a running nursery."""
 
     def __init__(
@@ -57,19 +58,47 @@ class Broker:
         self._timer = DueTimer(self.clock, self._on_due)
         self._pushes = PushEngine(self, pusher, random.Random(self._random.getrandbits(64)))
         self._nursery: trio.Nursery | None = None
+        self._apply = self._appliers()
+        self.journal: Any = None  # a minimns.journal Store in durable mode
+        self._seq = 0  # journal sequence of the last change recorded
+
+    # -- the one path of every change ------------------------------------------------------
+
+    def change(self, record: list) -> Any:
+        """Apply a change (``[op, now, *args]``, see changes.py) and record it in
+        durable mode; its result. An MNS error changes nothing and records nothing."""
+        result = self._apply[record[0]](*record[1:])
+        if self.journal is not None:
+            self._seq = self.journal.append(record)
+        return result
+
+    def record(self, record: list) -> None:
+        """Record a change already applied by the caller (an HTTP push's outcome)."""
+        if self.journal is not None:
+            self._seq = self.journal.append(record)
+
+    async def acknowledge(self) -> None:
+        """The checkpoint after a change: in durable mode, not before the change is
+        as safe as the fsync policy says. Never cancelled once the change is made."""
+        if self.journal is not None:
+            await self.journal.durable(self._seq)
+        await trio.lowlevel.cancel_shielded_checkpoint()
+
+    def token(self) -> int:
+        """A fresh token for a new queue or topic (its ids and handles derive from it)."""
+        return self._random.getrandbits(63)
+
+    @staticmethod
+    def _new_lot() -> trio.lowlevel.ParkingLot:
+        return trio.lowlevel.ParkingLot()
 
     # -- queues ------------------------------------------------------------------------------
 
     async def create_queue(self, queue_name: str, **attributes: object) -> Queue:
         """Create a queue (or find an identical one); QueueAlreadyExist if it differs."""
         await trio.lowlevel.checkpoint_if_cancelled()
-        state, created = self.account.create_queue(
-            self.now(), queue_name, self._random.getrandbits(63), **attributes
-        )
-        if created:
-            self._lots[queue_name] = trio.lowlevel.ParkingLot()
-        self._settle(state)
-        await trio.lowlevel.cancel_shielded_checkpoint()
+        self.change(["cq", self.now(), queue_name, self.token(), attributes])
+        await self.acknowledge()
         return Queue(self, queue_name)
 
     def get_queue(self, queue_name: str) -> Queue:
@@ -95,10 +124,8 @@ class Broker:
         """Create a topic (or find an identical one); TopicAlreadyExist if it differs.
         Attributes: ``maximum_message_size`` (1024-65536), ``logging_enabled``."""
         await trio.lowlevel.checkpoint_if_cancelled()
-        self.account.create_topic(
-            self.now(), topic_name, self._random.getrandbits(63), **attributes
-        )
-        await trio.lowlevel.cancel_shielded_checkpoint()
+        self.change(["ct", self.now(), topic_name, self.token(), attributes])
+        await self.acknowledge()
         return Topic(self, topic_name)
 
     def get_topic(self, topic_name: str) -> Topic:
@@ -146,26 +173,6 @@ class Broker:
 
     def _lot(self, queue_name: str) -> trio.lowlevel.ParkingLot:
         return self._lots[queue_name]
-
-    def _delete_queue(self, queue_name: str) -> None:
-        state = self.account.delete_queue(queue_name)
-        if state is not None:
-            self._timer.cancel(state)
-            self._lots.pop(queue_name).unpark_all()  # waiters wake to QueueNotExist
-
-    def _delete_topic(self, topic_name: str) -> None:
-        topic = self.account.topics.get(topic_name)
-        if topic is not None:
-            subscriptions = list(topic.subscriptions.values())
-            self.account.delete_topic(topic_name)
-            for subscription in subscriptions:
-                self._pushes.forget(subscription)
-
-    def _unsubscribe(self, topic_name: str, subscription_name: str) -> None:
-        topic = self.account.topic(topic_name)
-        subscription = topic.unsubscribe(subscription_name)
-        if subscription is not None:
-            self._pushes.forget(subscription)
 
     def _settle(self, state: QueueState) -> None:
         woken = state.newly_active

@@ -36,5 +36,13 @@ class BrokerClock:
         if epoch_ms > self._floor:
             self._floor = epoch_ms
 
+    def resume_from(self, epoch_ms: int) -> None:
+        """Never run behind ``epoch_ms`` (the last time a journal recorded): after a
+        restart time goes on from there, whatever this clock was started at."""
+        behind = epoch_ms - self.now_ms()
+        if behind > 0:
+            self._epoch_zero += behind
+            self._floor = max(self._floor, epoch_ms)
+
     def trio_time(self, epoch_ms: int) -> float:
         return self._trio_zero + (epoch_ms - self._epoch_zero) / 1000.0

@@ -105,7 +105,7 @@ class PushEngine:
         self.pusher = pusher
         self.outbox = Outbox()
         self.concurrency = concurrency
-        self._random = rng
+        self._seed = rng.getrandbits(64)
         self._workers: dict[SubscriptionState, _Worker] = {}
         self._settled = trio.lowlevel.ParkingLot()
         self._request_prefix = f"{rng.getrandbits(48):012X}"
@@ -127,15 +127,30 @@ class PushEngine:
         """The timer fired for a subscription: its due retries are ready again."""
         if subscription.closed:
             return
-        subscription.advance(self.broker.now())
+        now = self.broker.now()
         if subscription.endpoint.kind == HTTP:
+            subscription.advance(now)
             self._kick(subscription)
-        else:
-            now = self.broker.now()
-            while (delivery := subscription.take()) is not None:
-                self._attempt_local(subscription, delivery, now)
-        self._schedule(subscription)
+            self._schedule(subscription)
+        else:  # retries into queues change them: a recorded change
+            self.broker.change(["due", now, subscription.topic_name, subscription.name])
         self._wake_settled()
+
+    def run_local_due(self, subscription: SubscriptionState, now: int) -> None:
+        """Attempt a local subscription's retries that are due at ``now``."""
+        subscription.advance(now)
+        while (delivery := subscription.take()) is not None:
+            self._attempt_local(subscription, delivery, now)
+        self._schedule(subscription)
+
+    def settle_outcome(
+        self, subscription: SubscriptionState, delivery: Delivery, reason: str | None, now: int
+    ) -> None:
+        """An attempt ended: delivered (``reason`` None), or failed and retried or dropped."""
+        if reason is None:
+            subscription.succeeded(delivery)
+        else:
+            self._failed(subscription, delivery, reason, now)
 
     def forget(self, subscription: SubscriptionState) -> None:
         """The subscription is gone (its pending deliveries already discarded):
@@ -168,10 +183,7 @@ class PushEngine:
         except Exception:  # a handler's bug must not break publishing
             log.exception("delivery to %s failed", subscription.endpoint.text)
             reason = "InternalError: the delivery raised an exception"
-        if reason is None:
-            subscription.succeeded(delivery)
-        else:
-            self._failed(subscription, delivery, reason)
+        self.settle_outcome(subscription, delivery, reason, now)
 
     def _deliver_local(
         self, subscription: SubscriptionState, delivery: Delivery, now: int
@@ -272,10 +284,13 @@ class PushEngine:
             raise
         except Exception as error:  # any failure is the push's, never the broker's
             reason = getattr(error, "reason", None) or f"{type(error).__name__}: {error}"
-        if reason is None:
-            subscription.succeeded(delivery)
-        else:
-            self._failed(subscription, delivery, reason)
+        now = self.broker.now()
+        if not subscription.closed:
+            self.broker.record(
+                ["po", now, subscription.topic_name, subscription.name,
+                 delivery.message.message_id, reason]
+            )
+        self.settle_outcome(subscription, delivery, reason, now)
         self._wake_settled()
         streak = subscription.failure_streak - BACKOFF_AFTER
         if reason is not None and streak >= 0:  # hold this push's slot: the next one waits
@@ -301,8 +316,20 @@ class PushEngine:
 
     # -- shared --------------------------------------------------------------------------
 
-    def _failed(self, subscription: SubscriptionState, delivery: Delivery, reason: str) -> None:
-        due = subscription.failed(delivery, self.broker.now(), reason, self._random.random())
+    def _jitter(self, subscription: SubscriptionState, delivery: Delivery) -> float:
+        """The random part of a BACKOFF_RETRY delay, drawn from the message, the
+        subscription and the attempt: the same on replay, spread like random."""
+        key = (
+            f"{self._seed}:{subscription.topic_name}:{subscription.name}:"
+            f"{delivery.message.message_id}:{delivery.attempts}"
+        )
+        digest = hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=8).digest()
+        return int.from_bytes(digest, "big") / 2**64
+
+    def _failed(
+        self, subscription: SubscriptionState, delivery: Delivery, reason: str, now: int
+    ) -> None:
+        due = subscription.failed(delivery, now, reason, self._jitter(subscription, delivery))
         if due is None:
             if not subscription.closed:
                 log.warning(

@@ -16,6 +16,7 @@ from trio.lowlevel import cancel_shielded_checkpoint, checkpoint_if_cancelled
 from ..core.attributes import QueueMeta, check_range
 from ..core.message import (
     NO_PROPERTIES,
+    list_properties,
     ChangedVisibility,
     Message,
     PeekedMessage,
@@ -58,16 +59,15 @@ class Queue:
         """Change only the attributes given, e.g. ``set_attributes(visibility_timeout=60)``."""
         await checkpoint_if_cancelled()
         broker = self.broker
-        state = broker._state(self.queue_name)
-        state.set_attributes(broker.now(), **attributes)
-        broker._settle(state)
-        await cancel_shielded_checkpoint()
+        broker.change(["sq", broker.now(), self.queue_name, attributes])
+        await broker.acknowledge()
 
     async def delete(self) -> None:
         """Delete the queue and its messages (a missing queue is not an error)."""
         await checkpoint_if_cancelled()
-        self.broker._delete_queue(self.queue_name)
-        await cancel_shielded_checkpoint()
+        broker = self.broker
+        broker.change(["dq", broker.now(), self.queue_name])
+        await broker.acknowledge()
 
     # -- sending -----------------------------------------------------------------------------
 
@@ -81,15 +81,16 @@ class Queue:
         """Send a body (or a ``Message``); keyword arguments apply to a plain body."""
         await checkpoint_if_cancelled()
         broker = self.broker
-        state = broker._state(self.queue_name)
         if type(message) is str:
-            sent = state.send(broker.now(), message, delay_seconds, priority, NO_PROPERTIES)
+            record = ["s", broker.now(), self.queue_name, message, delay_seconds, priority, None]
         elif isinstance(message, Message):
-            sent = state.send(broker.now(), *message.outgoing())
+            body, delay, prio, properties = message.outgoing()
+            record = ["s", broker.now(), self.queue_name, body, delay, prio,
+                      list_properties(properties)]
         else:
             raise InvalidArgument("A message should be a str or a minimns.Message.")
-        broker._settle(state)
-        await cancel_shielded_checkpoint()
+        sent = broker.change(record)
+        await broker.acknowledge()
         return sent
 
     async def batch_send_message(self, messages: Iterable[str | Message]) -> list[SentMessage]:
@@ -100,11 +101,10 @@ class Queue:
             m.outgoing() if isinstance(m, Message) else (m, None, None, NO_PROPERTIES)
             for m in messages
         ]
+        plain = [[b, d, p, list_properties(props)] for b, d, p, props in outgoing]
         broker = self.broker
-        state = broker._state(self.queue_name)
-        results = state.batch_send(broker.now(), outgoing)
-        broker._settle(state)
-        await cancel_shielded_checkpoint()
+        results = broker.change(["bs", broker.now(), self.queue_name, plain])
+        await broker.acknowledge()
         if any(isinstance(r, MNSError) for r in results):
             raise BatchSendFail(results)
         return results  # type: ignore[return-value]
@@ -117,7 +117,7 @@ class Queue:
         await checkpoint_if_cancelled()
         got, wait_seconds = self._take(1, wait_seconds)
         if got:
-            await cancel_shielded_checkpoint()
+            await self.broker.acknowledge()
             return got[0]
         return (await self._wait(1, wait_seconds))[0]
 
@@ -129,7 +129,7 @@ class Queue:
         check_range("numOfMessages", batch_size, 1, BATCH_MAX, "")
         got, wait_seconds = self._take(batch_size, wait_seconds)
         if got:
-            await cancel_shielded_checkpoint()
+            await self.broker.acknowledge()
             return got
         return await self._wait(batch_size, wait_seconds)
 
@@ -141,9 +141,10 @@ class Queue:
             wait_seconds = state.attributes.polling_wait_seconds
         elif wait_seconds.__class__ is not int or not 0 <= wait_seconds <= WAIT_SECONDS_MAX:
             check_range("waitseconds", wait_seconds, 0, WAIT_SECONDS_MAX, "seconds")
-        got = state.receive(broker.now(), count)
-        if got:
-            broker._settle(state)
+        now = broker.now()
+        got = broker._receive(now, self.queue_name, count)
+        if got:  # a receive that took nothing changed nothing: no record
+            broker.record(["r", now, self.queue_name, count])
         return got, wait_seconds
 
     async def _wait(self, count: int, wait_seconds: int) -> list[ReceivedMessage]:
@@ -161,6 +162,7 @@ class Queue:
                 # taken is always handed over, never lost to a cancellation.
                 got, _ = self._take(count, 0)
                 if got:
+                    await broker.acknowledge()  # shielded: the messages are handed over
                     return got
                 lot = broker._lot(self.queue_name)
         raise MessageNotExist()
@@ -185,16 +187,17 @@ class Queue:
     async def delete_message(self, receipt_handle: str) -> None:
         await checkpoint_if_cancelled()
         broker = self.broker
-        broker._state(self.queue_name).delete(broker.now(), receipt_handle)
-        await cancel_shielded_checkpoint()
+        broker.change(["d", broker.now(), self.queue_name, receipt_handle])
+        await broker.acknowledge()
 
     async def batch_delete_message(self, receipt_handles: Iterable[str]) -> None:
         """Delete up to 16 messages; BatchDeleteFail maps each failed handle to
         its error, and every other handle's message was deleted."""
         await checkpoint_if_cancelled()
         broker = self.broker
-        errors = broker._state(self.queue_name).batch_delete(broker.now(), receipt_handles)
-        await cancel_shielded_checkpoint()
+        handles = list(receipt_handles)
+        errors = broker.change(["bd", broker.now(), self.queue_name, handles])
+        await broker.acknowledge()
         if errors:
             raise BatchDeleteFail(errors)
 
@@ -205,10 +208,8 @@ class Queue:
         under a new handle; the old handle is void."""
         await checkpoint_if_cancelled()
         broker = self.broker
-        state = broker._state(self.queue_name)
-        handle, next_visible = state.change_visibility(
-            broker.now(), receipt_handle, visibility_timeout
+        handle, next_visible = broker.change(
+            ["cv", broker.now(), self.queue_name, receipt_handle, visibility_timeout]
         )
-        broker._settle(state)
-        await cancel_shielded_checkpoint()
+        await broker.acknowledge()
         return ChangedVisibility(handle, next_visible)

@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING
 
 from trio.lowlevel import cancel_shielded_checkpoint, checkpoint_if_cancelled
 
-from ..core.subscription import SubscriptionAttributes, SubscriptionMeta, SubscriptionStats
+from ..core.message import list_properties
+from ..core.subscription import SubscriptionMeta, SubscriptionStats
 from ..core.topic import PublishedMessage, TopicMessage, TopicMeta
 from ..errors import InvalidArgument
 
@@ -43,16 +44,16 @@ class Topic:
     ) -> None:
         await checkpoint_if_cancelled()
         broker = self.broker
-        broker.account.topic(self.topic_name).set_attributes(
-            broker.now(), maximum_message_size=maximum_message_size, logging_enabled=logging_enabled
-        )
-        await cancel_shielded_checkpoint()
+        changes = {"maximum_message_size": maximum_message_size, "logging_enabled": logging_enabled}
+        broker.change(["st", broker.now(), self.topic_name, changes])
+        await broker.acknowledge()
 
     async def delete(self) -> None:
         """Delete the topic, its subscriptions and their pending pushes (missing is no error)."""
         await checkpoint_if_cancelled()
-        self.broker._delete_topic(self.topic_name)
-        await cancel_shielded_checkpoint()
+        broker = self.broker
+        broker.change(["dt", broker.now(), self.topic_name])
+        await broker.acknowledge()
 
     async def publish_message(
         self, message: str | TopicMessage, *, message_tag: str | None = None
@@ -61,24 +62,19 @@ class Topic:
         Queue, mail and SMS copies are delivered when this returns; HTTP pushes are under way."""
         await checkpoint_if_cancelled()
         broker = self.broker
-        topic = broker.account.topic(self.topic_name)
-        now = broker.now()
         if type(message) is str:
-            record, deliveries = topic.publish(now, message, message_tag)
+            change = ["p", broker.now(), self.topic_name, message, message_tag, {}, None]
         elif isinstance(message, TopicMessage):
             if message_tag is not None:
                 raise InvalidArgument("Give the tag in the TopicMessage.")
-            record, deliveries = topic.publish(
-                now,
-                message.message_body,
-                message.message_tag,
-                message.attributes(),
-                message.properties(),
-            )
+            change = [
+                "p", broker.now(), self.topic_name, message.message_body, message.message_tag,
+                message.attributes(), list_properties(message.properties()),
+            ]
         else:
             raise InvalidArgument("A message should be a str or a minimns.TopicMessage.")
-        broker._pushes.fan_out(deliveries, now)
-        await cancel_shielded_checkpoint()
+        record = broker.change(change)
+        await broker.acknowledge()
         return PublishedMessage(
             record.message_id, record.body_md5, record.properties.message_group_id
         )
@@ -137,12 +133,9 @@ class Subscription:
         for mail and SMS endpoints), no filter tag."""
         await checkpoint_if_cancelled()
         broker = self.broker
-        topic = broker.account.topic(self.topic_name)
-        attributes = SubscriptionAttributes.make(
-            endpoint, notify_strategy, notify_content_format, filter_tag
-        )
-        topic.subscribe(broker.now(), self.subscription_name, attributes)
-        await cancel_shielded_checkpoint()
+        attributes = [endpoint, notify_strategy, notify_content_format, filter_tag]
+        broker.change(["sub", broker.now(), self.topic_name, self.subscription_name, attributes])
+        await broker.acknowledge()
         return self
 
     async def get_attributes(self) -> SubscriptionMeta:
@@ -157,16 +150,19 @@ class Subscription:
         """Change the NotifyStrategy, the one attribute MNS lets change; None changes nothing."""
         await checkpoint_if_cancelled()
         broker = self.broker
-        state = broker.account.topic(self.topic_name).subscription(self.subscription_name)
+        broker.account.topic(self.topic_name).subscription(self.subscription_name)  # exists?
         if notify_strategy is not None:
-            state.set_notify_strategy(broker.now(), notify_strategy)
-        await cancel_shielded_checkpoint()
+            broker.change(
+                ["ss", broker.now(), self.topic_name, self.subscription_name, notify_strategy]
+            )
+        await broker.acknowledge()
 
     async def unsubscribe(self) -> None:
         """Remove the subscription and cancel its pending pushes (missing is no error)."""
         await checkpoint_if_cancelled()
-        self.broker._unsubscribe(self.topic_name, self.subscription_name)
-        await cancel_shielded_checkpoint()
+        broker = self.broker
+        broker.change(["us", broker.now(), self.topic_name, self.subscription_name])
+        await broker.acknowledge()
 
     def stats(self) -> SubscriptionStats:
         """Delivered, pending, retrying and dropped counts and the last error, right now."""

@@ -21,7 +21,9 @@ __all__ = [
     "body_md5",
     "check_body",
     "utf8_size",
+    "list_properties",
     "make_properties",
+    "properties_from_list",
     "property_list",
 ]
 
@@ -56,6 +58,24 @@ def property_list(value: object) -> PropertyList:
         if len(item) != 3 or not all(isinstance(part, str) for part in item):
             raise InvalidArgument(f"A message property should be (name, value, type) strings: {item!r}.")
     return tuple(items)  # type: ignore[return-value]
+
+
+def list_properties(properties: Properties) -> list | None:
+    """Properties as plain lists (for journals and snapshots); None when empty."""
+    if properties is NO_PROPERTIES:
+        return None
+    return [
+        properties.message_group_id,
+        [list(p) for p in properties.user_properties],
+        [list(p) for p in properties.system_properties],
+    ]
+
+
+def properties_from_list(value: list | None) -> Properties:
+    if value is None:
+        return NO_PROPERTIES
+    group, user, system = value
+    return Properties(group, tuple(tuple(p) for p in user), tuple(tuple(p) for p in system))
 
 
 def make_properties(message_group_id: object, user: object, system: object) -> Properties:

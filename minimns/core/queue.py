@@ -38,6 +38,8 @@ from .message import (
     ReceivedMessage,
     SentMessage,
     check_body,
+    list_properties,
+    properties_from_list,
 )
 from .receipt import handle_prefix, id_prefix, parse_handle
 
@@ -397,6 +399,52 @@ class QueueState:
         if self._dead_by_age > _COMPACT_MIN and self._dead_by_age * 2 > len(self._by_age):
             self._by_age = deque(r for r in self._by_age if r.state is not DELETED)
             self._dead_by_age = 0
+
+    # -- snapshots ---------------------------------------------------------------------------
+
+    def export(self) -> list:
+        """The queue's whole state as plain values (msgpack-able), for a snapshot."""
+        order = {rec.seq: o for _, o, rec in self._active if rec.state is ACTIVE}
+        messages = [
+            [
+                r.seq, r.body, r.priority, r.enqueue_time, r.first_dequeue_time,
+                r.dequeue_count, r.next_visible, r.handle_gen, int(r.state),
+                order.get(r.seq, 0), list_properties(r.properties),
+            ]
+            for r in self._messages.values()
+        ]
+        return [
+            self.name, self.attributes.as_dict(), self.create_time, self.last_modify_time,
+            self.token, self._tick, messages,
+        ]
+
+    @classmethod
+    def restore(cls, data: list) -> "QueueState":
+        """The queue ``export`` described, with its indexes rebuilt."""
+        name, attributes, create_time, last_modify_time, token, tick, messages = data
+        queue = cls(name, QueueAttributes(**attributes), create_time, token)
+        queue.last_modify_time = last_modify_time
+        queue._tick = tick
+        for seq, body, priority, enq, first, dq, nv, gen, state, order, props in messages:
+            record = MessageRecord(seq, body, priority, enq, nv, MessageState(state),
+                                   properties_from_list(props))
+            record.first_dequeue_time = first
+            record.dequeue_count = dq
+            record.handle_gen = gen
+            queue._messages[seq] = record
+            queue._by_age.append(record)
+            if record.state is ACTIVE:
+                queue._active.append((priority, order, record))
+                queue.active_count += 1
+            else:
+                queue._timers.append((nv, seq, record))
+                if record.state is INACTIVE:
+                    queue.inactive_count += 1
+                else:
+                    queue.delayed_count += 1
+        heapify(queue._active)
+        heapify(queue._timers)
+        return queue
 
     # -- inspection --------------------------------------------------------------------------
 

@@ -140,6 +140,7 @@ class SubscriptionState:
         self._retrying: list[tuple[int, int, Delivery]] = []
         self._order = count()
         self.in_flight = 0
+        self._flying: set[Delivery] = set()  # the deliveries counted in in_flight
         self.delivered = 0
         self.dropped = 0
         self.attempts = 0
@@ -191,9 +192,11 @@ class SubscriptionState:
         delivery.attempts += 1
         self.attempts += 1
         self.in_flight += 1
+        self._flying.add(delivery)
 
     def succeeded(self, delivery: Delivery) -> None:
         self.in_flight -= 1
+        self._flying.discard(delivery)
         self.delivered += 1
         self.failure_streak = 0
         delivery.message.release()
@@ -201,6 +204,7 @@ class SubscriptionState:
     def abandoned(self, delivery: Delivery) -> None:
         """An attempt cut short by unsubscribe or shutdown: neither delivered nor dropped."""
         self.in_flight -= 1
+        self._flying.discard(delivery)
         delivery.message.release()
 
     def failed(self, delivery: Delivery, now: int, reason: str, jitter: float) -> int | None:
@@ -210,6 +214,7 @@ class SubscriptionState:
             self.abandoned(delivery)
             return None
         self.in_flight -= 1
+        self._flying.discard(delivery)
         self.failures += 1
         self.failure_streak += 1
         self.last_error = reason
@@ -257,6 +262,59 @@ class SubscriptionState:
     @property
     def pending(self) -> int:
         return len(self.ready) + self.in_flight
+
+    def deliveries(self) -> list[Delivery]:
+        """Every pending delivery: in flight, ready, retrying."""
+        return [*self._flying, *self.ready, *(entry[2] for entry in self._retrying)]
+
+    def take_message(self, message_id: str) -> Delivery | None:
+        """Start the ready delivery of one message (replaying a journal's push
+        outcome); None if it is not ready."""
+        for delivery in self.ready:
+            if delivery.message.message_id == message_id:
+                self.ready.remove(delivery)
+                self.start(delivery)
+                return delivery
+        return None
+
+    # -- snapshots -------------------------------------------------------------------------
+
+    def export(self) -> list:
+        """Plain values for a snapshot. Attempts in flight are saved as ready:
+        after a restart they are made again (pushes are at least once)."""
+        a = self.attributes
+        ready = [*self._flying, *self.ready]
+        return [
+            self.name, a.endpoint.text, a.notify_strategy, a.notify_content_format, a.filter_tag,
+            self.create_time, self.last_modify_time,
+            [self.delivered, self.dropped, self.attempts, self.failures, self.failure_streak],
+            self.last_error, self.last_error_time,
+            [[d.message.message_id, d.attempts] for d in ready],
+            [[due, d.message.message_id, d.attempts] for due, _, d in sorted(self._retrying)],
+        ]
+
+    @classmethod
+    def restore(
+        cls, topic_name: str, data: list, messages: dict[str, "TopicMessageRecord"]
+    ) -> "SubscriptionState":
+        (name, endpoint, strategy, fmt, tag, create, modify, counters, last_error,
+         last_error_time, ready, retrying) = data
+        attributes = SubscriptionAttributes(parse_endpoint(endpoint), strategy, fmt, tag)
+        sub = cls(topic_name, name, attributes, create)
+        sub.last_modify_time = modify
+        sub.delivered, sub.dropped, sub.attempts, sub.failures, sub.failure_streak = counters
+        sub.last_error, sub.last_error_time = last_error, last_error_time
+        for message_id, attempts in ready:
+            delivery = Delivery(messages[message_id])
+            delivery.attempts = attempts
+            delivery.message.outstanding += 1
+            sub.ready.append(delivery)
+        for due, message_id, attempts in retrying:
+            delivery = Delivery(messages[message_id])
+            delivery.attempts, delivery.due = attempts, due
+            delivery.message.outstanding += 1
+            heappush(sub._retrying, (due, next(sub._order), delivery))
+        return sub
 
     # -- views -----------------------------------------------------------------------------
 

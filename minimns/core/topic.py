@@ -23,7 +23,16 @@ from ..errors import (
     SubscriptionNumExceeded,
 )
 from .attributes import check_name, check_range, parse_bool
-from .message import NO_PROPERTIES, Properties, body_md5, check_body, make_properties, utf8_size
+from .message import (
+    NO_PROPERTIES,
+    Properties,
+    body_md5,
+    check_body,
+    list_properties,
+    make_properties,
+    properties_from_list,
+    utf8_size,
+)
 from .paging import RET_NUMBER_MAX, page
 from .receipt import id_prefix
 from .subscription import FILTER_TAG_MAX, Delivery, SubscriptionAttributes, SubscriptionState
@@ -194,6 +203,7 @@ class TopicState:
         self.subscriptions: SortedDict[str, SubscriptionState] = SortedDict()
         self.message_count = 0
         self.max_subscriptions = SUBSCRIPTIONS_MAX
+        self.token = token
         self._id_prefix = id_prefix(token)
         self._seq = 0
 
@@ -261,6 +271,41 @@ class TopicState:
             subscription.discard()
         self.subscriptions.clear()
         return gone
+
+    # -- snapshots -------------------------------------------------------------------------
+
+    def export(self) -> list:
+        """Plain values for a snapshot: attributes, subscriptions, and the messages
+        their pending deliveries carry."""
+        subscriptions = [sub.export() for sub in self.subscriptions.values()]
+        records: dict[str, TopicMessageRecord] = {}
+        for sub in self.subscriptions.values():
+            for delivery in sub.deliveries():
+                records.setdefault(delivery.message.message_id, delivery.message)
+        messages = [
+            [r.message_id, r.body, r.tag, r.publish_time, r.attributes, list_properties(r.properties)]
+            for r in records.values()
+        ]
+        return [
+            self.name, [self.attributes.maximum_message_size, self.attributes.logging_enabled],
+            self.create_time, self.last_modify_time, self.token, self._seq, messages, subscriptions,
+        ]
+
+    @classmethod
+    def restore(cls, data: list) -> "TopicState":
+        name, (size, logging), create, modify, token, seq, messages, subscriptions = data
+        topic = cls(name, TopicAttributes(size, logging), create, token)
+        topic.last_modify_time = modify
+        topic._seq = seq
+        records = {
+            m[0]: TopicMessageRecord(topic, m[0], m[1], m[2], m[3], m[4], properties_from_list(m[5]))
+            for m in messages
+        }
+        for sub_data in subscriptions:
+            sub = SubscriptionState.restore(name, sub_data, records)
+            topic.subscriptions[sub.name] = sub
+        topic.message_count = sum(1 for r in records.values() if r.outstanding > 0)
+        return topic
 
     # -- publishing ------------------------------------------------------------------------
 
