@@ -12,6 +12,7 @@ import trio
 import trio.testing
 
 from .broker.broker import open_broker
+from .journal.store import DataDirLocked
 from .server.serve import DEFAULT_PORT, ServerOptions, serve
 
 __all__ = ["main"]
@@ -33,6 +34,19 @@ def _parser() -> argparse.ArgumentParser:
         help="run on a clock that moves with real time and can be jumped: "
         "POST /_minimns/clock/advance?seconds=N",
     )
+    s.add_argument(
+        "--data-dir",
+        help="durable mode: journal every change to DIR before acknowledging it, "
+        "and recover from it at start (default: memory only)",
+    )
+    s.add_argument(
+        "--fsync",
+        choices=("always", "interval", "never"),
+        default="always",
+        help="with --data-dir: always (acknowledge after fsync; default), interval "
+        "(fsync every --fsync-interval-ms: a machine crash may lose that much), never",
+    )
+    s.add_argument("--fsync-interval-ms", type=int, default=100, help="for --fsync interval (100)")
     s.add_argument("--log-level", default="WARNING", help="logging level (default WARNING)")
     return parser
 
@@ -46,12 +60,19 @@ async def _serve(args: argparse.Namespace, clock: trio.testing.MockClock | None)
         account_id=args.account_id,
         region=args.region,
     )
-    async with open_broker() as broker, trio.open_nursery() as nursery:
+    durable = (
+        {"data_dir": args.data_dir, "fsync": args.fsync, "fsync_interval_ms": args.fsync_interval_ms}
+        if args.data_dir
+        else {}
+    )
+    async with open_broker(**durable) as broker, trio.open_nursery() as nursery:
         _, endpoint = await nursery.start(partial(serve, broker, options, clock=clock))
         if options.credentials is None:
             print("minimns: no access keys configured: accepting every request signature", flush=True)
         if clock is not None:
             print(f"minimns: virtual clock: POST {endpoint}/_minimns/clock/advance?seconds=N", flush=True)
+        if args.data_dir:
+            print(f"minimns: durable: {args.data_dir} (fsync {args.fsync})", flush=True)
         print(f"minimns: serving MNS at {endpoint}", flush=True)
         with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
             async for _ in signals:
@@ -69,6 +90,9 @@ def main(argv: list[str] | None = None) -> int:
     clock = trio.testing.MockClock(rate=1.0) if args.virtual_clock else None
     try:
         trio.run(_serve, args, clock, clock=clock)
+    except DataDirLocked as error:
+        print(f"minimns: {error}", file=sys.stderr)
+        return 1
     except OSError as error:
         print(f"minimns: cannot serve on {args.host}:{args.port}: {error}", file=sys.stderr)
         return 1

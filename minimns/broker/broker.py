@@ -12,6 +12,7 @@ their own catch-up made receivable was due, so the timer fires for it now.
 
 from __future__ import annotations
 
+import logging
 import random
 from contextlib import asynccontextmanager
 from typing import Any, AsyncIterator
@@ -21,7 +22,8 @@ import trio
 from ..core.account import QUEUES_MAX, TOPICS_MAX, Account
 from ..core.queue import QueueState
 from ..core.subscription import SubscriptionState
-from ..errors import QueueNotExist
+from ..core.topic import TopicState
+from ..errors import MNSError, QueueNotExist
 from .changes import Changes
 from .clock import BrokerClock
 from .push import Outbox, PushEngine, Pusher
@@ -30,6 +32,8 @@ from .timer import DueTimer
 from .topic import Topic
 
 __all__ = ["Broker", "open_broker"]
+
+log = logging.getLogger("minimns.broker")
 
 WAITERS_MAX = 10000  # long polls parked per queue; beyond it a poll answers at once
 
@@ -83,6 +87,54 @@ class Broker(Changes):
         if self.journal is not None:
             await self.journal.durable(self._seq)
         await trio.lowlevel.cancel_shielded_checkpoint()
+
+    # -- durable mode ------------------------------------------------------------------------
+
+    def export(self) -> dict:
+        """The whole state as plain values: what a snapshot holds."""
+        account = self.account
+        return {
+            "now": self.now(),
+            "meta": {"push_seed": self._pushes.seed},
+            "queues": [queue.export() for queue in account.queues.values()],
+            "topics": [topic.export() for topic in account.topics.values()],
+        }
+
+    def recover(self, recovered: Any) -> None:
+        """Load a data directory's snapshot and replay its journal, then resume:
+        the clock never runs behind the last change, timers and pushes go on."""
+        last = 0
+        snapshot = recovered.snapshot
+        if snapshot is not None:
+            last = snapshot["now"]
+            self._pushes.seed = snapshot["meta"]["push_seed"]
+            for data in snapshot["queues"]:
+                state = QueueState.restore(data)
+                self.account.queues[state.name] = state
+                self._lots[state.name] = self._new_lot()
+            for data in snapshot["topics"]:
+                topic = TopicState.restore(data)
+                self.account.topics[topic.name] = topic
+        for change in recovered.changes:
+            try:
+                self._apply[change[0]](*change[1:])
+            except MNSError as error:  # cannot happen for an intact journal: say so, go on
+                log.error("journal: %s could not be replayed: %s", change[:3], error)
+            last = max(last, change[1])
+        self.clock.resume_from(last)
+        for state in self.account.queues.values():
+            self._settle(state)
+        for topic in self.account.topics.values():
+            for subscription in topic.subscriptions.values():
+                self._pushes.resume(subscription)
+        log.info(
+            "recovered %d queues, %d topics from %s (generation %d, %d changes replayed)",
+            len(self.account.queues), len(self.account.topics), recovered.journal_path,
+            recovered.generation, len(recovered.changes),
+        )
+
+    def _meta(self, now: int, meta: dict) -> None:
+        self._pushes.seed = meta["push_seed"]
 
     def token(self) -> int:
         """A fresh token for a new queue or topic (its ids and handles derive from it)."""
@@ -197,7 +249,14 @@ class Broker(Changes):
 
 
 @asynccontextmanager
-async def open_broker(**options: object) -> AsyncIterator[Broker]:
+async def open_broker(
+    *,
+    data_dir: str | None = None,
+    fsync: str = "always",
+    fsync_interval_ms: int = 100,
+    compact_bytes: int | None = None,
+    **options: object,
+) -> AsyncIterator[Broker]:
     """Run a broker for the duration of the block::
 
         async with minimns.open_broker() as broker:
@@ -208,18 +267,42 @@ async def open_broker(**options: object) -> AsyncIterator[Broker]:
     (10000), ``seed`` (for reproducible ids and retry jitter), ``account_id``
     (the TopicOwner in notifications), ``pusher`` (the HTTP push client;
     default ``minimns.push.HttpPusher``).
+
+    Durable mode: with ``data_dir`` every change is journaled there before it
+    is acknowledged, and the state is recovered from it at start.
+    ``fsync``: ``always`` (default; acknowledge after fsync, with group
+    commit), ``interval`` (fsync every ``fsync_interval_ms``; a machine crash
+    may lose that much, a killed process nothing) or ``never``.
     """
     broker = Broker(**options)  # type: ignore[arg-type]
+    store = recovered = None
+    if data_dir is not None:  # outside the nursery: a locked directory raises plainly
+        store = _open_store(data_dir, fsync, fsync_interval_ms, compact_bytes)
+        recovered = store.open()
     try:
         async with trio.open_nursery() as nursery:
             broker._nursery = nursery
+            if store is not None:
+                broker.recover(recovered)
+                broker.journal = store
+                if recovered.snapshot is None and not recovered.changes:  # a new directory
+                    broker.change(["meta", broker.now(), {"push_seed": broker._pushes.seed}])
+                nursery.start_soon(store.run, broker.export)
             nursery.start_soon(broker._run)
             try:
                 yield broker
             finally:
                 nursery.cancel_scope.cancel()
     finally:
+        if store is not None:
+            store.close()
         aclose = getattr(broker.pusher, "aclose", None)
         if aclose is not None:
             with trio.CancelScope(shield=True):
                 await aclose()
+
+
+def _open_store(path: str, fsync: str, interval_ms: int, compact_bytes: int | None) -> Any:
+    from ..journal.store import COMPACT_MIN_BYTES, Store  # the durable edge, only when asked
+
+    return Store(path, fsync, interval_ms, COMPACT_MIN_BYTES if compact_bytes is None else compact_bytes)

@@ -48,6 +48,7 @@ class Changes:
             "p": self._publish,
             "po": self._push_outcome,
             "due": self._local_due,
+            "meta": self._meta,
         }
 
     # -- queues ------------------------------------------------------------------------------

@@ -105,7 +105,7 @@ class PushEngine:
         self.pusher = pusher
         self.outbox = Outbox()
         self.concurrency = concurrency
-        self._seed = rng.getrandbits(64)
+        self.seed = rng.getrandbits(64)  # jitter key: kept by durable mode
         self._workers: dict[SubscriptionState, _Worker] = {}
         self._settled = trio.lowlevel.ParkingLot()
         self._request_prefix = f"{rng.getrandbits(48):012X}"
@@ -135,6 +135,12 @@ class PushEngine:
         else:  # retries into queues change them: a recorded change
             self.broker.change(["due", now, subscription.topic_name, subscription.name])
         self._wake_settled()
+
+    def resume(self, subscription: SubscriptionState) -> None:
+        """After recovery: schedule the subscription's retries, restart its pushes."""
+        self._schedule(subscription)
+        if subscription.endpoint.kind == HTTP:
+            self._kick(subscription)
 
     def run_local_due(self, subscription: SubscriptionState, now: int) -> None:
         """Attempt a local subscription's retries that are due at ``now``."""
@@ -320,7 +326,7 @@ class PushEngine:
         """The random part of a BACKOFF_RETRY delay, drawn from the message, the
         subscription and the attempt: the same on replay, spread like random."""
         key = (
-            f"{self._seed}:{subscription.topic_name}:{subscription.name}:"
+            f"{self.seed}:{subscription.topic_name}:{subscription.name}:"
             f"{delivery.message.message_id}:{delivery.attempts}"
         )
         digest = hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=8).digest()

@@ -1,0 +1,308 @@
+"""A data directory: the lock, the snapshot and journal files, group commit, compaction.
+
+Layout of ``DIR``::
+
+    LOCK                 flock()ed while a broker has the directory open
+    snapshot-<g>.msgpack the whole state when generation g began (absent for g = 0)
+    journal-<g>.log      every change since, framed (see log.py)
+
+Recovery loads the newest snapshot and replays its journal. Compaction
+starts generation g+1: the state is exported (in the event loop, so it is one
+consistent moment), written to ``snapshot-<g+1>.msgpack.tmp``, fsynced and
+renamed into place; from then on changes go to ``journal-<g+1>.log`` and the
+files of generation g are deleted. A crash at any point leaves either the
+old generation or the new one complete.
+
+fsync policies: ``always`` acknowledges a change once it is on disk; one
+writer task writes and fsyncs in a worker thread, and every change that
+arrived during an fsync shares the next one (group commit). ``interval``
+writes each change to the OS at once (a killed process loses nothing) and
+fsyncs every ``interval_ms``: a machine crash may lose that much. ``never``
+leaves flushing to the OS.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import logging
+import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import msgpack
+import trio
+
+from .log import TailDamage, frame, read_frames
+
+__all__ = ["FSYNC_POLICIES", "DataDirLocked", "Recovered", "Store"]
+
+log = logging.getLogger("minimns.journal")
+
+FSYNC_POLICIES = ("always", "interval", "never")
+FORMAT = 1
+COMPACT_MIN_BYTES = 64 * 1024 * 1024  # a journal this big (and 4x the snapshot) is compacted
+_FILE_RE = re.compile(r"(snapshot|journal)-(\d+)\.(msgpack|log)\Z")
+
+
+class DataDirLocked(RuntimeError):
+    """Another broker has this data directory open."""
+
+
+@dataclass
+class Recovered:
+    """What a data directory held: the snapshot (or None) and the changes after it."""
+
+    snapshot: dict | None
+    changes: list[list]
+    damage: TailDamage | None = None
+    generation: int = 0
+    journal_path: str = ""
+    meta: dict = field(default_factory=dict)
+
+
+class Store:
+    def __init__(
+        self,
+        path: str,
+        fsync: str = "always",
+        interval_ms: int = 100,
+        compact_bytes: int = COMPACT_MIN_BYTES,
+    ) -> None:
+        if fsync not in FSYNC_POLICIES:
+            raise ValueError(f"--fsync should be one of {', '.join(FSYNC_POLICIES)}, not {fsync!r}")
+        self.path = os.path.abspath(path)
+        self.policy = fsync
+        self.interval_ms = interval_ms
+        self.compact_bytes = compact_bytes
+        self.generation = 0
+        self.size = 0  # bytes in the current journal
+        self.snapshot_size = 0
+        self.fsyncs = 0
+        self.compactions = 0
+        self._lock_fd = -1
+        self._fd = -1
+        self._pending: list[bytes] = []
+        self._appended = 0  # sequence number of the last change appended
+        self._durable = 0  # ... and of the last one as safe as the policy promises
+        self._lot = trio.lowlevel.ParkingLot()
+        self._wake = trio.Event()
+        self._failed: BaseException | None = None
+        self._export: Callable[[], dict] | None = None
+        self._fsyncing = False
+
+    # -- opening -----------------------------------------------------------------------------
+
+    def open(self) -> Recovered:
+        """Lock the directory and read what it holds (cutting off a damaged journal tail)."""
+        os.makedirs(self.path, exist_ok=True)
+        self._lock()
+        generations = self._generations()
+        generation = max(generations, default=0)
+        snapshot = None
+        snapshot_path = self._file("snapshot", generation)
+        if os.path.exists(snapshot_path):
+            with open(snapshot_path, "rb") as f:
+                data = f.read()
+            self.snapshot_size = len(data)
+            snapshot = msgpack.unpackb(data, raw=False, strict_map_key=False)
+            if snapshot.get("format") != FORMAT:
+                raise RuntimeError(f"{snapshot_path}: unknown snapshot format {snapshot.get('format')!r}")
+        journal_path = self._file("journal", generation)
+        changes: list[list] = []
+        damage = None
+        if os.path.exists(journal_path):
+            with open(journal_path, "rb") as f:
+                data = f.read()
+            changes, damage = read_frames(data)  # type: ignore[assignment]
+            if damage is not None:
+                log.warning(
+                    "journal %s: cut at byte %d of %d (%s); %d changes before it kept",
+                    journal_path, damage.offset, damage.size, damage.reason, len(changes),
+                )
+                with open(journal_path, "r+b") as f:
+                    f.truncate(damage.offset)
+                    os.fsync(f.fileno())
+        self.generation = generation
+        self._fd = os.open(journal_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        self.size = os.fstat(self._fd).st_size
+        self._fsync_dir()
+        for old in generations:
+            if old < generation:
+                self._remove_generation(old)
+        return Recovered(snapshot, changes, damage, generation, journal_path,
+                         snapshot.get("meta", {}) if snapshot else {})
+
+    def _lock(self) -> None:
+        fd = os.open(os.path.join(self.path, "LOCK"), os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as error:
+            holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "another process"
+            os.close(fd)
+            if error.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                raise DataDirLocked(
+                    f"the data directory {self.path} is in use by another minimns ({holder})"
+                ) from None
+            raise
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"pid {os.getpid()}\n".encode(), 0)
+        self._lock_fd = fd
+
+    def _generations(self) -> set[int]:
+        found: dict[int, set[str]] = {}
+        for name in os.listdir(self.path):
+            match = _FILE_RE.match(name)
+            if match:
+                found.setdefault(int(match.group(2)), set()).add(match.group(1))
+        return {g for g, kinds in found.items() if g == 0 or "snapshot" in kinds}
+
+    def _file(self, kind: str, generation: int) -> str:
+        suffix = "msgpack" if kind == "snapshot" else "log"
+        return os.path.join(self.path, f"{kind}-{generation}.{suffix}")
+
+    def _remove_generation(self, generation: int) -> None:
+        for kind in ("snapshot", "journal"):
+            try:
+                os.unlink(self._file(kind, generation))
+            except FileNotFoundError:
+                pass
+
+    def _fsync_dir(self) -> None:
+        fd = os.open(self.path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    # -- appending ---------------------------------------------------------------------------
+
+    def append(self, change: list) -> int:
+        """Add a change to the journal; its sequence number for ``durable``."""
+        data = frame(change)
+        self._appended += 1
+        self.size += len(data)
+        if self.policy == "always":
+            self._pending.append(data)
+            self._wake.set()
+        else:
+            os.write(self._fd, data)  # into the OS at once: a killed process loses nothing
+            self._durable = self._appended
+            if self.size > self._compact_at():
+                self._wake.set()
+        return self._appended
+
+    async def durable(self, seq: int) -> None:
+        """Wait, shielded, until change ``seq`` is as safe as the policy promises."""
+        if self._durable >= seq:
+            return
+        with trio.CancelScope(shield=True):
+            while self._durable < seq:
+                if self._failed is not None:
+                    raise RuntimeError("the journal cannot be written") from self._failed
+                await self._lot.park()
+
+    # -- the writer task ---------------------------------------------------------------------
+
+    async def run(self, export: Callable[[], dict]) -> None:
+        """Write, fsync and compact; run it in the broker's nursery. ``export``
+        returns the broker's whole state for a snapshot."""
+        self._export = export
+        async with trio.open_nursery() as nursery:
+            if self.policy == "interval":
+                nursery.start_soon(self._fsync_every_interval)
+            while True:
+                await self._wake.wait()
+                self._wake = trio.Event()
+                if self.size > self._compact_at() and not self._fsyncing:
+                    self.compact()
+                    continue
+                if self._pending:
+                    batch, self._pending = b"".join(self._pending), []
+                    upto = self._appended
+                    try:
+                        await trio.to_thread.run_sync(self._write_and_sync, self._fd, batch)
+                    except OSError as error:  # the disk failed: acknowledge nothing more
+                        log.critical("journal %s: write failed: %s", self.path, error)
+                        self._failed = error
+                        self._lot.unpark_all()
+                        raise
+                    self._durable = upto
+                    self._lot.unpark_all()
+
+    async def _fsync_every_interval(self) -> None:
+        while True:
+            await trio.sleep(self.interval_ms / 1000)
+            self._fsyncing = True  # compaction waits: it closes this fd
+            try:
+                await trio.to_thread.run_sync(os.fsync, self._fd)
+            finally:
+                self._fsyncing = False
+            self.fsyncs += 1
+            if self.size > self._compact_at():
+                self._wake.set()
+
+    def _write_and_sync(self, fd: int, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        os.fsync(fd)
+        self.fsyncs += 1
+
+    def _compact_at(self) -> int:
+        return max(self.compact_bytes, 4 * self.snapshot_size)
+
+    # -- snapshots ---------------------------------------------------------------------------
+
+    def compact(self) -> None:
+        """Start the next generation from a snapshot of the state now (synchronous:
+        the export is one consistent moment). Changes still pending are in the
+        snapshot, so they are durable with it and are not written again."""
+        assert self._export is not None
+        state = self._export()
+        state["format"] = FORMAT
+        data = msgpack.packb(state, use_bin_type=True)
+        generation = self.generation + 1
+        final = self._file("snapshot", generation)
+        tmp = final + ".tmp"
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        new_fd = os.open(self._file("journal", generation), os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o600)
+        os.rename(tmp, final)
+        self._fsync_dir()
+        if self.policy != "never":
+            os.fsync(self._fd)
+        os.close(self._fd)
+        self._fd = new_fd
+        self._remove_generation(self.generation)
+        self.generation = generation
+        self.size = 0
+        self.snapshot_size = len(data)
+        self._pending = []
+        self._durable = self._appended
+        self._lot.unpark_all()
+        self.compactions += 1
+        log.info("compacted into generation %d (snapshot %d bytes)", generation, len(data))
+
+    # -- closing -----------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Write what is pending, fsync, release the lock."""
+        if self._fd >= 0:
+            try:
+                if self._pending:
+                    data, self._pending = b"".join(self._pending), []
+                    self._write_and_sync(self._fd, data)
+                elif self.policy != "never":
+                    os.fsync(self._fd)
+                self._durable = self._appended
+                self._lot.unpark_all()
+            finally:
+                os.close(self._fd)
+                self._fd = -1
+        if self._lock_fd >= 0:
+            os.close(self._lock_fd)  # releases the flock
+            self._lock_fd = -1
