@@ -20,8 +20,11 @@ _HEADER = struct.Struct("<II")
 RECORD_MAX = 64 * 1024 * 1024  # a frame claiming more is damage, not a record
 
 
+_pack = msgpack.Packer(use_bin_type=True).pack  # one packer: frames are made in the event loop
+
+
 def frame(record: object) -> bytes:
-    payload = msgpack.packb(record, use_bin_type=True)
+    payload = _pack(record)
     return _HEADER.pack(len(payload), zlib.crc32(payload)) + payload
 
 
