@@ -55,6 +55,7 @@ class Broker(Changes):
         self.clock = BrokerClock(epoch_ms)
         self.account = Account(max_queues=max_queues, max_topics=max_topics)
         self.account_id = account_id
+        self.logging_bucket = ""  # the account's LoggingBucket (SetAccountAttributes)
         self._queues = self.account.queues
         self.max_waiters = max_waiters
         self._random = random.Random(seed)
@@ -95,7 +96,7 @@ class Broker(Changes):
         account = self.account
         return {
             "now": self.now(),
-            "meta": {"push_seed": self._pushes.seed},
+            "meta": {"push_seed": self._pushes.seed, "logging_bucket": self.logging_bucket},
             "queues": [queue.export() for queue in account.queues.values()],
             "topics": [topic.export() for topic in account.topics.values()],
         }
@@ -108,6 +109,7 @@ class Broker(Changes):
         if snapshot is not None:
             last = snapshot["now"]
             self._pushes.seed = snapshot["meta"]["push_seed"]
+            self.logging_bucket = snapshot["meta"].get("logging_bucket", "")
             for data in snapshot["queues"]:
                 state = QueueState.restore(data)
                 self.account.queues[state.name] = state

@@ -49,7 +49,12 @@ class Changes:
             "po": self._push_outcome,
             "due": self._local_due,
             "meta": self._meta,
+            "la": self._set_logging_bucket,
         }
+
+    def _set_logging_bucket(self: "Broker", now: int, bucket: str) -> None:
+        """SetAccountAttributes: the account's LoggingBucket."""
+        self.logging_bucket = bucket
 
     # -- queues ------------------------------------------------------------------------------
 

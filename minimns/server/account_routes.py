@@ -30,7 +30,7 @@ def _require_accountmeta(call: "Call") -> None:
 async def get_account_attributes(call: "Call") -> "Response":
     _require_accountmeta(call)
     # The SDK requires the element; real MNS leaves it empty when no bucket is set.
-    return call.respond(200, document("Account", element("LoggingBucket", call.app.logging_bucket)))
+    return call.respond(200, document("Account", element("LoggingBucket", call.broker.logging_bucket)))
 
 
 async def set_account_attributes(call: "Call") -> "Response":
@@ -40,7 +40,8 @@ async def set_account_attributes(call: "Call") -> "Response":
     if bucket is not None:
         if len(bucket) > 64:
             raise InvalidArgument("The LoggingBucket name is too long.")
-        call.app.logging_bucket = bucket
+        call.broker.change(["la", call.broker.now(), bucket])
+        await call.broker.acknowledge()
     return call.respond(204)
 
 

@@ -127,7 +127,6 @@ class MNSApp:
         self.region = region
         self.clock = clock  # set only with --virtual-clock: then time can be advanced
         self.default_host = default_host
-        self.logging_bucket = ""
         self._wall_clock = wall_clock
         self._request_prefix = f"{random.getrandbits(48):012X}"
         self._request_count = 0
@@ -169,7 +168,8 @@ class MNSApp:
         for name in list(self.broker.account.queues):
             await self.broker.get_queue(name).delete()
         self.broker.outbox.clear()
-        self.logging_bucket = ""
+        if self.broker.logging_bucket:
+            self.broker.change(["la", self.broker.now(), ""])
 
     def reject(self, status: int, code: str, message: str) -> Response:
         """An error for a request that could not even be read."""
