@@ -44,7 +44,7 @@ def _parser() -> argparse.ArgumentParser:
         choices=("always", "interval", "never"),
         default="always",
         help="with --data-dir: always (acknowledge after fsync; default), interval "
-        "(fsync every --fsync-interval-ms: a machine crash may lose that much), never",
+        "(write and fsync every --fsync-interval-ms: a crash may lose that much), never",
     )
     s.add_argument("--fsync-interval-ms", type=int, default=100, help="for --fsync interval (100)")
     s.add_argument("--log-level", default="WARNING", help="logging level (default WARNING)")

@@ -273,8 +273,8 @@ async def open_broker(
     Durable mode: with ``data_dir`` every change is journaled there before it
     is acknowledged, and the state is recovered from it at start.
     ``fsync``: ``always`` (default; acknowledge after fsync, with group
-    commit), ``interval`` (fsync every ``fsync_interval_ms``; a machine crash
-    may lose that much, a killed process nothing) or ``never``.
+    commit), ``interval`` (acknowledge at once, write and fsync every
+    ``fsync_interval_ms``; a crash may lose that much) or ``never``.
     """
     broker = Broker(**options)  # type: ignore[arg-type]
     store = recovered = None
