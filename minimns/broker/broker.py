@@ -124,6 +124,9 @@ class Broker(Changes):
                 log.error("journal: %s could not be replayed: %s", change[:3], error)
             last = max(last, change[1])
         self.clock.resume_from(last)
+        # Tokens drawn from here on must differ from the recovered ones (a seeded
+        # broker would otherwise draw the same again): move the source on.
+        self._random.seed(f"{self._random.getrandbits(64)}:{last}:{len(recovered.changes)}")
         for state in self.account.queues.values():
             self._settle(state)
         for topic in self.account.topics.values():
@@ -139,8 +142,13 @@ class Broker(Changes):
         self._pushes.seed = meta["push_seed"]
 
     def token(self) -> int:
-        """A fresh token for a new queue or topic (its ids and handles derive from it)."""
-        return self._random.getrandbits(63)
+        """A fresh token for a new queue or topic (its ids and handles derive from it),
+        never one a live queue or topic has."""
+        taken = {q.token for q in self.account.queues.values()}
+        taken.update(t.token for t in self.account.topics.values())
+        while (token := self._random.getrandbits(63)) in taken:
+            pass
+        return token
 
     @staticmethod
     def _new_lot() -> trio.lowlevel.ParkingLot:
@@ -297,6 +305,8 @@ async def open_broker(
                 nursery.cancel_scope.cancel()
     finally:
         if store is not None:
+            if broker.journal is not None:  # reads since the last change saw this time too
+                broker.record(["clock", broker.now()])
             store.close()
         aclose = getattr(broker.pusher, "aclose", None)
         if aclose is not None:

@@ -50,7 +50,11 @@ class Changes:
             "due": self._local_due,
             "meta": self._meta,
             "la": self._set_logging_bucket,
+            "clock": self._clock_reached,
         }
+
+    def _clock_reached(self: "Broker", now: int) -> None:
+        """The clock reached ``now`` (recorded at a clean close): recovery resumes from it."""
 
     def _set_logging_bucket(self: "Broker", now: int, bucket: str) -> None:
         """SetAccountAttributes: the account's LoggingBucket."""

@@ -85,7 +85,11 @@ class QueueState:
         self._dead_active = 0
         self._dead_timers = 0
         self._dead_by_age = 0
-        self._tick = 0  # source of both sequence numbers and activation order
+        self._seq = 0  # sequence numbers: message ids and handles (sends only)
+        # Activation order (sends and timers). Kept apart from _seq: a message that
+        # became active and then expired unobserved may not be activated on replay,
+        # which may shift later orders but must never shift ids.
+        self._tick = 0
 
     def __repr__(self) -> str:
         return (
@@ -179,8 +183,9 @@ class QueueState:
     def _store(
         self, now: int, body: str, delay: int, priority: int, properties: Properties
     ) -> SentMessage:
+        self._seq += 1
+        seq = self._seq
         self._tick += 1
-        seq = self._tick
         if delay:
             record = MessageRecord(seq, body, priority, now, now + delay * 1000, DELAYED, properties)
             record.handle_gen = 1
@@ -189,7 +194,7 @@ class QueueState:
             handle: str | None = f"{self._handle_prefix}{seq:X}-1"
         else:
             record = MessageRecord(seq, body, priority, now, now, ACTIVE, properties)
-            heappush(self._active, (priority, seq, record))
+            heappush(self._active, (priority, self._tick, record))
             self.active_count += 1
             self.newly_active += 1
             handle = None
@@ -415,15 +420,16 @@ class QueueState:
         ]
         return [
             self.name, self.attributes.as_dict(), self.create_time, self.last_modify_time,
-            self.token, self._tick, messages,
+            self.token, self._seq, self._tick, messages,
         ]
 
     @classmethod
     def restore(cls, data: list) -> "QueueState":
         """The queue ``export`` described, with its indexes rebuilt."""
-        name, attributes, create_time, last_modify_time, token, tick, messages = data
+        name, attributes, create_time, last_modify_time, token, seq, tick, messages = data
         queue = cls(name, QueueAttributes(**attributes), create_time, token)
         queue.last_modify_time = last_modify_time
+        queue._seq = seq
         queue._tick = tick
         for seq, body, priority, enq, first, dq, nv, gen, state, order, props in messages:
             record = MessageRecord(seq, body, priority, enq, nv, MessageState(state),

@@ -283,13 +283,16 @@ class SubscriptionState:
         """Plain values for a snapshot. Attempts in flight are saved as ready:
         after a restart they are made again (pushes are at least once)."""
         a = self.attributes
-        ready = [*self._flying, *self.ready]
+        # An attempt in flight has not happened yet as far as the snapshot goes:
+        # its outcome, journaled later, starts it again on replay.
+        flying = [[d.message.message_id, d.attempts - 1] for d in self._flying]
         return [
             self.name, a.endpoint.text, a.notify_strategy, a.notify_content_format, a.filter_tag,
             self.create_time, self.last_modify_time,
-            [self.delivered, self.dropped, self.attempts, self.failures, self.failure_streak],
+            [self.delivered, self.dropped, self.attempts - len(flying), self.failures,
+             self.failure_streak],
             self.last_error, self.last_error_time,
-            [[d.message.message_id, d.attempts] for d in ready],
+            flying + [[d.message.message_id, d.attempts] for d in self.ready],
             [[due, d.message.message_id, d.attempts] for due, _, d in sorted(self._retrying)],
         ]
 
