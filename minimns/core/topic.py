@@ -186,7 +186,7 @@ def check_message_attributes(attributes: Mapping[str, str]) -> dict[str, str]:
         if name in _JSON_ATTRIBUTES:
             try:
                 value = json.loads(text)
-            except ValueError:
+            except (ValueError, RecursionError):  # RecursionError: nesting past any sense
                 raise InvalidArgument(f"The {name} attribute should be a JSON object.") from None
             if not isinstance(value, dict):
                 raise InvalidArgument(f"The {name} attribute should be a JSON object.")

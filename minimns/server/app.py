@@ -9,6 +9,7 @@ anything else is a bug, logged and answered with InternalError.
 from __future__ import annotations
 
 import json
+import re
 import logging
 import random
 import time
@@ -38,6 +39,7 @@ __all__ = ["MNSApp"]
 log = logging.getLogger("minimns.server")
 
 API_VERSION = "2015-06-06"
+_HOST = re.compile(r"[A-Za-z0-9._~-]{1,253}(:[0-9]{1,5})?|\[[0-9A-Fa-f:.]{2,45}\](:[0-9]{1,5})?")
 SIGNING_CERT_PATH = "/_minimns/x509_public_certificate.pem"
 Route = Callable[["Call"], Awaitable[Response]]
 
@@ -58,8 +60,12 @@ class Call:
 
     @property
     def base_url(self) -> str:
-        """This server as the client addressed it: Location and HostId use it."""
-        return f"http://{self.request.headers.get('host', self.app.default_host)}"
+        """This server as the client addressed it: Location and HostId use it
+        (a Host that is not a plain host[:port] is not echoed into documents)."""
+        host = self.request.headers.get("host", "")
+        if not _HOST.fullmatch(host):
+            host = self.app.default_host
+        return f"http://{host}"
 
     def paging(self) -> tuple[str, int, str]:
         """(prefix, ret_number, marker) of a List request, from its x-mns-* headers."""
@@ -212,6 +218,8 @@ class MNSApp:
             return call.respond(200, signer.certificate_pem, content_type="application/x-pem-file")
         if self.clock is None or request.path not in ("/_minimns/clock", "/_minimns/clock/advance"):
             raise InvalidRequestURL(f"The request URL {request.path} is not valid.")
+        if request.path == "/_minimns/clock" and request.method != "GET":
+            raise InvalidRequestURL("Read the clock with GET.")
         if request.path == "/_minimns/clock/advance":
             if request.method != "POST":
                 raise InvalidRequestURL("Advance the clock with POST.")

@@ -88,7 +88,7 @@ def verify(request: Request, credentials: Credentials, now_ms: int) -> None:
     expected = sign(
         credentials.access_key_secret, string_to_sign(request.method, request.target, request.headers)
     )
-    if not hmac.compare_digest(expected, signature):
+    if not hmac.compare_digest(expected.encode(), signature.encode("utf-8", "surrogateescape")):
         raise SignatureDoesNotMatch()
     if abs(now_ms - sent_ms) > MAX_SKEW_MS:
         raise TimeExpired()

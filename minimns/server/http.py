@@ -85,15 +85,16 @@ async def serve_connection(
     conn = h11.Connection(h11.SERVER, max_incomplete_event_size=limits.max_header)
     try:
         while True:
+            method: list[str] = []  # the method, once the request line is read
             try:
-                request = await _read_request(conn, stream, limits, reject)
+                request = await _read_request(conn, stream, limits, reject, method)
             except _TooLarge as too_large:
-                await _send(conn, stream, too_large.response, close=True)
+                await _send(conn, stream, too_large.response, close=True, head=method == ["HEAD"])
                 return
             if request is None:
                 return
             if isinstance(request, Response):  # a request we refuse to read
-                await _send(conn, stream, request, close=True)
+                await _send(conn, stream, request, close=True, head=method == ["HEAD"])
                 return
             request.watch_hangup = partial(_watch_hangup, conn, stream)
             response = await handle(request)
@@ -138,11 +139,17 @@ async def _next_event(conn: h11.Connection, stream: trio.abc.Stream, timeout: fl
 
 
 async def _read_request(
-    conn: h11.Connection, stream: trio.abc.Stream, limits: HttpLimits, reject: Rejecter
+    conn: h11.Connection,
+    stream: trio.abc.Stream,
+    limits: HttpLimits,
+    reject: Rejecter,
+    method: list[str],
 ) -> Request | Response | None:
-    """The next request; a Response to send before hanging up; None when the peer left."""
+    """The next request; a Response to send before hanging up; None when the peer left.
+    ``method`` gets the request's method as soon as it is known (a refusal of a
+    HEAD request is framed without a body)."""
     try:
-        return await _read_request_events(conn, stream, limits, reject)
+        return await _read_request_events(conn, stream, limits, reject, method)
     except h11.RemoteProtocolError as error:
         if conn.our_state is not h11.SEND_RESPONSE and conn.our_state is not h11.IDLE:
             return None
@@ -150,11 +157,16 @@ async def _read_request(
 
 
 async def _read_request_events(
-    conn: h11.Connection, stream: trio.abc.Stream, limits: HttpLimits, reject: Rejecter
+    conn: h11.Connection,
+    stream: trio.abc.Stream,
+    limits: HttpLimits,
+    reject: Rejecter,
+    method_seen: list[str],
 ) -> Request | Response | None:
     event = await _next_event(conn, stream, limits.idle_timeout)
     if isinstance(event, h11.ConnectionClosed) or not isinstance(event, h11.Request):
         return None
+    method_seen.append(event.method.decode("ascii", "replace"))
     headers = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in event.headers}
     try:
         target = event.target.decode("ascii")

@@ -44,7 +44,8 @@ def parse(body: bytes, *roots: str) -> Element:
     """The root element of an MNS request document whose root is one of ``roots``."""
     try:
         root = SafeET.fromstring(body)
-    except (SafeET.ParseError, DefusedXmlException, ValueError):
+    except (SafeET.ParseError, DefusedXmlException, ValueError, LookupError):
+        # LookupError: a declared encoding Python does not know
         raise MalformedXML() from None
     if local(root.tag) not in roots:
         raise MalformedXML(
