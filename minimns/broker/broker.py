@@ -85,8 +85,8 @@ class Broker(Changes):
     async def acknowledge(self) -> None:
         """The checkpoint after a change: in durable mode, not before the change is
         as safe as the fsync policy says. Never cancelled once the change is made."""
-        if self.journal is not None:
-            await self.journal.durable(self._seq)
+        if self.journal is not None and await self.journal.durable(self._seq):
+            return  # it waited: that was the checkpoint
         await trio.lowlevel.cancel_shielded_checkpoint()
 
     # -- durable mode ------------------------------------------------------------------------

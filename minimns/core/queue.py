@@ -336,23 +336,33 @@ class QueueState:
         self._advance(now)
 
     def _advance(self, now: int) -> None:
+        """Apply, in time order, every expiry and timer due by ``now``.
+
+        Time order (an expiry before an activation at the same instant) makes
+        the result independent of when and how often this runs: a journal
+        replay that catches up in one step reaches the very state (activation
+        order included) that a live queue reached step by step.
+        """
         by_age = self._by_age
-        while by_age and by_age[0].state is DELETED:
-            by_age.popleft()  # consumed in order: the common case stays O(1)
-            self._dead_by_age -= 1
-        if by_age:
-            born_before = now - self.attributes.message_retention_period * 1000
-            while by_age and by_age[0].enqueue_time <= born_before:
+        timers = self._timers
+        retention = self.attributes.message_retention_period * 1000
+        while True:
+            while by_age and by_age[0].state is DELETED:
+                by_age.popleft()  # consumed in order: the common case stays O(1)
+                self._dead_by_age -= 1
+            while timers and not _timer_live(timers[0]):
+                heappop(timers)
+                self._dead_timers -= 1
+            expires = by_age[0].enqueue_time + retention if by_age else None
+            due = timers[0][0] if timers else None
+            if expires is not None and expires <= now and (due is None or expires <= due):
                 record = by_age.popleft()
                 self._dead_by_age -= 1  # it has left _by_age already
-                if record.state is not DELETED:
-                    self._remove(record)
-        timers = self._timers
-        while timers and timers[0][0] <= now:
-            due, _, record = heappop(timers)
-            if not _timer_live((due, _, record)):
-                self._dead_timers -= 1
+                self._remove(record)
                 continue
+            if due is None or due > now:
+                break
+            record = heappop(timers)[2]
             if record.state is DELAYED:
                 self.delayed_count -= 1
             else:

@@ -29,6 +29,7 @@ import fcntl
 import logging
 import os
 import re
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -87,7 +88,7 @@ class Store:
         self._pending: list[bytes] = []
         self._appended = 0  # sequence number of the last change appended
         self._durable = 0  # ... and of the last one as safe as the policy promises
-        self._lot = trio.lowlevel.ParkingLot()
+        self._waiters: deque[tuple[int, trio.lowlevel.Task]] = deque()  # in seq order
         self._wake = trio.Event()
         self._failed: BaseException | None = None
         self._export: Callable[[], dict] | None = None
@@ -189,15 +190,27 @@ class Store:
         self._wake.set()
         return self._appended
 
-    async def durable(self, seq: int) -> None:
-        """Wait, shielded, until change ``seq`` is as safe as the policy promises."""
+    async def durable(self, seq: int) -> bool:
+        """Wait until change ``seq`` is as safe as the policy promises; True if it
+        waited (a scheduling point). Cancellation cannot cut the wait short: an
+        operation whose change is made is acknowledged."""
         if self._durable >= seq:
-            return
-        with trio.CancelScope(shield=True):
-            while self._durable < seq:
-                if self._failed is not None:
-                    raise RuntimeError("the journal cannot be written") from self._failed
-                await self._lot.park()
+            return False
+        if self._failed is not None:
+            raise RuntimeError("the journal cannot be written") from self._failed
+        self._waiters.append((seq, trio.lowlevel.current_task()))
+        await trio.lowlevel.wait_task_rescheduled(_refuse_abort)
+        if self._failed is not None and self._durable < seq:
+            raise RuntimeError("the journal cannot be written") from self._failed
+        return True
+
+    def _release(self) -> None:
+        """Wake the operations whose changes are now durable (or all, on failure)."""
+        waiters = self._waiters
+        durable = self._durable
+        failed = self._failed is not None
+        while waiters and (failed or waiters[0][0] <= durable):
+            trio.lowlevel.reschedule(waiters.popleft()[1])
 
     # -- the writer task ---------------------------------------------------------------------
 
@@ -225,10 +238,10 @@ class Store:
             except OSError as error:  # the disk failed: acknowledge nothing more
                 log.critical("journal %s: write failed: %s", self.path, error)
                 self._failed = error
-                self._lot.unpark_all()
+                self._release()
                 raise
             self._durable = max(self._durable, upto)
-            self._lot.unpark_all()
+            self._release()
 
     @staticmethod
     def _write(fd: int, data: bytes) -> None:
@@ -274,7 +287,7 @@ class Store:
         self.snapshot_size = len(data)
         self._pending = []
         self._durable = self._appended
-        self._lot.unpark_all()
+        self._release()
         self.compactions += 1
         log.info("compacted into generation %d (snapshot %d bytes)", generation, len(data))
 
@@ -289,10 +302,14 @@ class Store:
                 if self.policy != "never":
                     os.fsync(self._fd)
                 self._durable = self._appended
-                self._lot.unpark_all()
+                self._release()
             finally:
                 os.close(self._fd)
                 self._fd = -1
         if self._lock_fd >= 0:
             os.close(self._lock_fd)  # releases the flock
             self._lock_fd = -1
+
+
+def _refuse_abort(_: object) -> trio.lowlevel.Abort:
+    return trio.lowlevel.Abort.FAILED  # a durability wait is never cancelled
