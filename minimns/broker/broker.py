@@ -12,10 +12,11 @@ their own catch-up made receivable was due, so the timer fires for it now.
 
 from __future__ import annotations
 
+import gc
 import logging
 import random
-from contextlib import asynccontextmanager
-from typing import Any, AsyncIterator
+from contextlib import asynccontextmanager, contextmanager
+from typing import Any, AsyncIterator, Iterator
 
 import trio
 
@@ -93,6 +94,10 @@ class Broker(Changes):
 
     def export(self) -> dict:
         """The whole state as plain values: what a snapshot holds."""
+        with _no_gc():
+            return self._export()
+
+    def _export(self) -> dict:
         account = self.account
         return {
             "now": self.now(),
@@ -104,6 +109,10 @@ class Broker(Changes):
     def recover(self, recovered: Any) -> None:
         """Load a data directory's snapshot and replay its journal, then resume:
         the clock never runs behind the last change, timers and pushes go on."""
+        with _no_gc():  # millions of new objects, none of them garbage
+            self._load(recovered)
+
+    def _load(self, recovered: Any) -> None:
         last = 0
         snapshot = recovered.snapshot
         if snapshot is not None:
@@ -312,6 +321,19 @@ async def open_broker(
         if aclose is not None:
             with trio.CancelScope(shield=True):
                 await aclose()
+
+
+@contextmanager
+def _no_gc() -> Iterator[None]:
+    """Pause the cyclic garbage collector for a bulk load or dump: otherwise it
+    scans the growing heap again and again (3x slower for a million messages)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _open_store(path: str, fsync: str, interval_ms: int, compact_bytes: int | None) -> Any:

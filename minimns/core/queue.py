@@ -418,48 +418,64 @@ class QueueState:
     # -- snapshots ---------------------------------------------------------------------------
 
     def export(self) -> list:
-        """The queue's whole state as plain values (msgpack-able), for a snapshot."""
+        """The queue's whole state as plain values (msgpack-able), for a snapshot.
+        Messages go column by column (a list per field, in enqueue order): a
+        million of them pack and load several times faster than as rows."""
         order = {rec.seq: o for _, o, rec in self._active if rec.state is ACTIVE}
-        messages = [
-            [
-                r.seq, r.body, r.priority, r.enqueue_time, r.first_dequeue_time,
-                r.dequeue_count, r.next_visible, r.handle_gen, int(r.state),
-                order.get(r.seq, 0), list_properties(r.properties),
-            ]
-            for r in self._messages.values()
+        records = list(self._messages.values())
+        columns = [
+            [r.seq for r in records],
+            [r.body for r in records],
+            [r.priority for r in records],
+            [r.enqueue_time for r in records],
+            [r.first_dequeue_time for r in records],
+            [r.dequeue_count for r in records],
+            [r.next_visible for r in records],
+            [r.handle_gen for r in records],
+            [int(r.state) for r in records],
+            [order.get(r.seq, 0) for r in records],
+            {i: list_properties(r.properties) for i, r in enumerate(records)
+             if r.properties is not NO_PROPERTIES},
         ]
         return [
             self.name, self.attributes.as_dict(), self.create_time, self.last_modify_time,
-            self.token, self._seq, self._tick, messages,
+            self.token, self._seq, self._tick, columns,
         ]
 
     @classmethod
     def restore(cls, data: list) -> "QueueState":
         """The queue ``export`` described, with its indexes rebuilt."""
-        name, attributes, create_time, last_modify_time, token, seq, tick, messages = data
+        name, attributes, create_time, last_modify_time, token, seq, tick, columns = data
         queue = cls(name, QueueAttributes(**attributes), create_time, token)
         queue.last_modify_time = last_modify_time
         queue._seq = seq
         queue._tick = tick
-        for seq, body, priority, enq, first, dq, nv, gen, state, order, props in messages:
-            record = MessageRecord(seq, body, priority, enq, nv, MessageState(state),
-                                   properties_from_list(props))
+        *fields, properties = columns
+        states = tuple(MessageState)
+        messages, by_age, active, timers = queue._messages, queue._by_age, queue._active, queue._timers
+        for i, (seq, body, priority, enq, first, dq, nv, gen, state, order) in enumerate(
+            zip(*fields)
+        ):
+            props = properties.get(i)
+            record = MessageRecord(
+                seq, body, priority, enq, nv, states[state],
+                NO_PROPERTIES if props is None else properties_from_list(props),
+            )
             record.first_dequeue_time = first
             record.dequeue_count = dq
             record.handle_gen = gen
-            queue._messages[seq] = record
-            queue._by_age.append(record)
-            if record.state is ACTIVE:
-                queue._active.append((priority, order, record))
-                queue.active_count += 1
+            messages[seq] = record
+            by_age.append(record)
+            if state == _ACTIVE_INT:
+                active.append((priority, order, record))
             else:
-                queue._timers.append((nv, seq, record))
-                if record.state is INACTIVE:
-                    queue.inactive_count += 1
-                else:
-                    queue.delayed_count += 1
-        heapify(queue._active)
-        heapify(queue._timers)
+                timers.append((nv, seq, record))
+        state_counts = [0, 0, 0, 0]
+        for state in fields[8]:
+            state_counts[state] += 1
+        queue.delayed_count, queue.active_count, queue.inactive_count = state_counts[:3]
+        heapify(active)
+        heapify(timers)
         return queue
 
     # -- inspection --------------------------------------------------------------------------
@@ -467,6 +483,9 @@ class QueueState:
     def records(self) -> list[MessageRecord]:
         """Every stored message in enqueue order (for tests and dumps; read only)."""
         return list(self._messages.values())
+
+
+_ACTIVE_INT = int(ACTIVE)
 
 
 def _timer_live(entry: tuple[int, int, MessageRecord]) -> bool:

@@ -25,6 +25,7 @@ the rest to the OS. A clean shutdown loses nothing under any policy.
 from __future__ import annotations
 
 import errno
+import gc
 import fcntl
 import logging
 import os
@@ -266,7 +267,13 @@ class Store:
         assert self._export is not None
         state = self._export()
         state["format"] = FORMAT
-        data = msgpack.packb(state, use_bin_type=True)
+        enabled = gc.isenabled()
+        gc.disable()  # packing makes no garbage: do not let the collector scan it all
+        try:
+            data = msgpack.packb(state, use_bin_type=True)
+        finally:
+            if enabled:
+                gc.enable()
         generation = self.generation + 1
         final = self._file("snapshot", generation)
         tmp = final + ".tmp"
