@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import resource
 import time
 from typing import Any, Callable
 
+import pytest
 from mns.mns_exception import MNSServerException
 
 
@@ -36,3 +38,12 @@ def drain(queue: Any) -> list[str]:
         for message in messages:
             bodies.append(message.message_body)
             queue.delete_message(message.receipt_handle)
+
+
+def raise_fd_limit(needed: int) -> None:
+    """Raise the soft limit on open files to ``needed`` (skip the test if the hard one is lower)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < needed:
+        if hard != resource.RLIM_INFINITY and hard < needed:
+            pytest.skip(f"needs {needed} file descriptors, the hard limit is {hard}")
+        resource.setrlimit(resource.RLIMIT_NOFILE, (needed, hard))

@@ -10,7 +10,6 @@ from __future__ import annotations
 import gc
 import os
 import re
-import resource
 import select
 import socket
 import statistics
@@ -22,17 +21,10 @@ import pytest
 import trio
 
 import minimns
+from tests.server_helpers import raise_fd_limit
 
 POLLS = 10_000
 MILLION = 1_000_000
-
-
-def _raise_fd_limit(needed: int) -> None:
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft < needed:
-        if hard != resource.RLIM_INFINITY and hard < needed:
-            pytest.skip(f"needs {needed} file descriptors, the hard limit is {hard}")
-        resource.setrlimit(resource.RLIMIT_NOFILE, (needed, hard))
 
 
 def _rss_mib(pid: int) -> float:
@@ -89,7 +81,7 @@ def server_process():
 
 
 def test_ten_thousand_long_polls_held_and_released(server_process):
-    _raise_fd_limit(POLLS + 512)
+    raise_fd_limit(POLLS + 512)
     proc, port = server_process
     assert _exchange(port, _request("PUT", "/queues/crowd")).startswith(b"HTTP/1.1 201")
     rss_idle = _rss_mib(proc.pid)

@@ -3,31 +3,21 @@
 from __future__ import annotations
 
 import re
-import resource
 import socket
 import threading
 import time
 
-import pytest
 from mns.account import Account
 from mns.queue import Message, QueueMeta
 
 from minimns.server.thread import ServerThread
+from tests.server_helpers import raise_fd_limit
 
 POLLS = 2000
 
 
-def _raise_fd_limit(needed: int) -> None:
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft < needed:
-        if hard != resource.RLIM_INFINITY and hard < needed:
-            pytest.skip(f"needs {needed} file descriptors, the hard limit is {hard}")
-        resource.setrlimit(resource.RLIMIT_NOFILE, (needed, hard))
-
-
-
 def test_two_thousand_long_polls_each_get_one_message():
-    _raise_fd_limit(2 * POLLS + 256)
+    raise_fd_limit(2 * POLLS + 256)
     with ServerThread() as server:
         host, port = server.endpoint[len("http://") :].rsplit(":", 1)
         account = Account(server.endpoint, "id", "secret")
