@@ -147,9 +147,6 @@ class Broker(Changes):
             recovered.generation, len(recovered.changes),
         )
 
-    def _meta(self, now: int, meta: dict) -> None:
-        self._pushes.seed = meta["push_seed"]
-
     def token(self) -> int:
         """A fresh token for a new queue or topic (its ids and handles derive from it),
         never one a live queue or topic has."""

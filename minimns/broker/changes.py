@@ -56,6 +56,10 @@ class Changes:
     def _clock_reached(self: "Broker", now: int) -> None:
         """The clock reached ``now`` (recorded at a clean close): recovery resumes from it."""
 
+    def _meta(self: "Broker", now: int, meta: dict) -> None:
+        """A new data directory's first record: the push jitter key."""
+        self._pushes.seed = meta["push_seed"]
+
     def _set_logging_bucket(self: "Broker", now: int, bucket: str) -> None:
         """SetAccountAttributes: the account's LoggingBucket."""
         self.logging_bucket = bucket
