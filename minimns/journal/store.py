@@ -29,12 +29,15 @@ import gc
 import fcntl
 import logging
 import os
+import queue
 import re
+import threading
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import msgpack
+import outcome
 import trio
 
 from .log import TailDamage, frame, read_frames
@@ -93,6 +96,7 @@ class Store:
         self._wake = trio.Event()
         self._failed: BaseException | None = None
         self._export: Callable[[], dict] | None = None
+        self._disk: _DiskThread | None = None  # writes and fsyncs off the event loop
 
     # -- opening -----------------------------------------------------------------------------
 
@@ -235,7 +239,7 @@ class Store:
                 if self.policy == "never":
                     self._write(self._fd, batch)
                 else:
-                    await trio.to_thread.run_sync(self._write_and_sync, self._fd, batch)
+                    await self._thread().call(self._write_and_sync, self._fd, batch)
             except OSError as error:  # the disk failed: acknowledge nothing more
                 log.critical("journal %s: write failed: %s", self.path, error)
                 self._failed = error
@@ -243,6 +247,11 @@ class Store:
                 raise
             self._durable = max(self._durable, upto)
             self._release()
+
+    def _thread(self) -> _DiskThread:
+        if self._disk is None:
+            self._disk = _DiskThread(trio.lowlevel.current_trio_token())
+        return self._disk
 
     @staticmethod
     def _write(fd: int, data: bytes) -> None:
@@ -302,6 +311,9 @@ class Store:
 
     def close(self) -> None:
         """Write what is pending, fsync, release the lock."""
+        if self._disk is not None:
+            self._disk.stop()
+            self._disk = None
         if self._fd >= 0:
             try:
                 data, self._pending = b"".join(self._pending), []
@@ -320,3 +332,36 @@ class Store:
 
 def _refuse_abort(_: object) -> trio.lowlevel.Abort:
     return trio.lowlevel.Abort.FAILED  # a durability wait is never cancelled
+
+
+class _DiskThread:
+    """One long-lived thread for the journal's blocking writes and fsyncs.
+
+    Like ``trio.to_thread.run_sync`` without its per-call set-up, which cost
+    about as much as the fsync itself on every group commit. A call waits
+    uncancellably: a change being made durable is finished, not abandoned.
+    """
+
+    def __init__(self, token: trio.lowlevel.TrioToken) -> None:
+        self._token = token
+        self._calls: queue.SimpleQueue = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._main, name="minimns-journal", daemon=True)
+        self._thread.start()
+
+    async def call(self, fn: Callable[..., object], *args: object) -> object:
+        task = trio.lowlevel.current_task()
+        self._calls.put((fn, args, lambda result: trio.lowlevel.reschedule(task, result)))
+        return await trio.lowlevel.wait_task_rescheduled(_refuse_abort)
+
+    def stop(self) -> None:
+        self._calls.put(None)
+        self._thread.join()
+
+    def _main(self) -> None:
+        while (item := self._calls.get()) is not None:
+            fn, args, done = item
+            result = outcome.capture(fn, *args)
+            try:
+                self._token.run_sync_soon(done, result)
+            except trio.RunFinishedError:
+                return
