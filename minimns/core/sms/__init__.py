@@ -1,0 +1,43 @@
+"""SMS rules the seeds fix: signature and template review, substitution and billing (pure)."""
+
+from __future__ import annotations
+
+from .billing import (
+    LONG_MESSAGE_PART,
+    SINGLE_MESSAGE_LIMIT,
+    message_count,
+    message_length,
+    render,
+)
+from .review import (
+    FORBIDDEN_TEMPLATE_SYMBOLS,
+    FORBIDDEN_VARIABLE_NAMES,
+    SIGNATURE_BRACKETS,
+    SIGNATURE_MAX_LENGTH,
+    SIGNATURE_MIN_LENGTH,
+    VARIABLE_PATTERN,
+    VERIFICATION_WORDS,
+    TemplateType,
+    review_signature,
+    review_template,
+    template_variables,
+)
+
+__all__ = [
+    "FORBIDDEN_TEMPLATE_SYMBOLS",
+    "FORBIDDEN_VARIABLE_NAMES",
+    "LONG_MESSAGE_PART",
+    "SIGNATURE_BRACKETS",
+    "SIGNATURE_MAX_LENGTH",
+    "SIGNATURE_MIN_LENGTH",
+    "SINGLE_MESSAGE_LIMIT",
+    "VARIABLE_PATTERN",
+    "VERIFICATION_WORDS",
+    "TemplateType",
+    "message_count",
+    "message_length",
+    "render",
+    "review_signature",
+    "review_template",
+    "template_variables",
+]
