@@ -49,7 +49,7 @@ def test_every_error_code_has_its_class_and_status():
 
 def test_the_core_imports_no_trio_and_no_io():
     forbidden = {"trio", "socket", "asyncio", "os", "time", "random", "threading"}
-    for path in CORE.glob("*.py"):
+    for path in CORE.rglob("*.py"):
         tree = ast.parse(path.read_text())
         for node in ast.walk(tree):
             if isinstance(node, ast.Import):
