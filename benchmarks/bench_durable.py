@@ -51,7 +51,7 @@ class Config:
     restart_messages: int
 
 
-FULL = Config(reps=5, seconds=2.0, restart_messages=1_000_000)
+FULL = Config(reps=7, seconds=2.0, restart_messages=1_000_000)
 QUICK = Config(reps=3, seconds=0.5, restart_messages=100_000)
 results: list[tuple[str, float, str, bool]] = []
 
