@@ -1,4 +1,5 @@
-"""SMS rules the seeds fix: signature and template review, substitution and billing (pure)."""
+"""SMS rules the seeds fix: signature and template review, substitution and billing,
+frequency limits and send thresholds (pure)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from .billing import (
     message_length,
     render,
 )
+from .limits import FrequencyLimits, FrequencyWindows, LimitHit, SendThresholds, ThresholdHit
 from .review import (
     FORBIDDEN_TEMPLATE_SYMBOLS,
     FORBIDDEN_VARIABLE_NAMES,
@@ -24,6 +26,11 @@ from .review import (
 )
 
 __all__ = [
+    "FrequencyLimits",
+    "FrequencyWindows",
+    "LimitHit",
+    "SendThresholds",
+    "ThresholdHit",
     "FORBIDDEN_TEMPLATE_SYMBOLS",
     "FORBIDDEN_VARIABLE_NAMES",
     "LONG_MESSAGE_PART",
