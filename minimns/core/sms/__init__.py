@@ -1,5 +1,5 @@
-"""SMS rules the seeds fix: signature and template review, substitution and billing,
-frequency limits and send thresholds (pure)."""
+"""SMS rules the seeds fix: the account and its signatures and templates, their review,
+substitution and billing, frequency limits and send thresholds (pure)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,15 @@ from .billing import (
     message_count,
     message_length,
     render,
+)
+from .account import (
+    AccountStatus,
+    AccountType,
+    ReviewState,
+    Signature,
+    SmsAccount,
+    SmsError,
+    Template,
 )
 from .limits import FrequencyLimits, FrequencyWindows, LimitHit, SendThresholds, ThresholdHit
 from .review import (
@@ -26,6 +35,13 @@ from .review import (
 )
 
 __all__ = [
+    "AccountStatus",
+    "AccountType",
+    "ReviewState",
+    "Signature",
+    "SmsAccount",
+    "SmsError",
+    "Template",
     "FrequencyLimits",
     "FrequencyWindows",
     "LimitHit",
