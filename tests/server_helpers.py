@@ -47,3 +47,10 @@ def raise_fd_limit(needed: int) -> None:
         if hard != resource.RLIM_INFINITY and hard < needed:
             pytest.skip(f"needs {needed} file descriptors, the hard limit is {hard}")
         resource.setrlimit(resource.RLIMIT_NOFILE, (needed, hard))
+
+
+def server_error(call: Callable[..., Any], *args: Any, **kwargs: Any) -> MNSServerException:
+    """The MNS error an SDK call raises (the test fails if it raises none)."""
+    with pytest.raises(MNSServerException) as caught:
+        call(*args, **kwargs)
+    return caught.value

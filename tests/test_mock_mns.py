@@ -18,6 +18,7 @@ import minimns
 from minimns.server.http import HttpLimits
 from minimns.testing import MNSMock, active_mock, mock_mns
 from minimns.testing.transport import _wire_request
+from tests.server_helpers import server_error
 
 # The SDK flags its own QueueMeta counters as deprecated on every get_attributes.
 pytestmark = pytest.mark.filterwarnings("ignore:Call to deprecated:DeprecationWarning")
@@ -39,12 +40,6 @@ def new_queue(account: Account, name: str = "jobs", **meta: int):
         getattr(queue_meta, "set_visibilitytimeout" if key == "visibility_timeout" else f"set_{key}")(value)
     queue.create(queue_meta)
     return queue
-
-
-def server_error(call, *args) -> MNSServerException:
-    with pytest.raises(MNSServerException) as info:
-        call(*args)
-    return info.value
 
 
 # -- the SDK as a user drives it -------------------------------------------------------------------

@@ -22,7 +22,7 @@ from mns.mns_exception import MNSClientNetworkException, MNSServerException
 from mns.mns_request import CreateQueueRequest, CreateQueueResponse
 from mns.queue import Message, QueueMeta
 
-from tests.server_helpers import md5_upper, wait_until
+from tests.server_helpers import server_error, md5_upper, wait_until
 
 # GetQueueAttributes copies the deprecated message counts; the SDK warns on every call.
 pytestmark = pytest.mark.filterwarnings("ignore:Call to deprecated:DeprecationWarning")
@@ -34,12 +34,6 @@ def make_queue(account, name, **meta):
     queue = account.get_queue(name)
     queue.create(QueueMeta(**meta))
     return queue
-
-
-def server_error(call, *args, **kwargs) -> MNSServerException:
-    with pytest.raises(MNSServerException) as caught:
-        call(*args, **kwargs)
-    return caught.value
 
 
 def b64(text: str) -> str:

@@ -29,7 +29,6 @@ from cryptography.hazmat.primitives.asymmetric import padding
 from mns.account import Account
 from mns.message_property import MessagePropertyValue, PropertyType
 from mns.mns_common import TopicHelper
-from mns.mns_exception import MNSServerException
 from mns.mns_request import (
     CreateTopicRequest,
     CreateTopicResponse,
@@ -43,7 +42,7 @@ from mns.subscription import SubscriptionMeta
 from mns.topic import Base64TopicMessage, DirectMailInfo, DirectSMSInfo, TopicMessage, TopicMeta
 
 from minimns.server.http import Request
-from tests.server_helpers import drain, md5_upper, wait_until
+from tests.server_helpers import server_error, drain, md5_upper, wait_until
 
 NS = "{http://mns.aliyuncs.com/doc/v1/}"
 OWNER = "1234567890"  # the server's default account id: TopicOwner and Subscriber
@@ -71,12 +70,6 @@ TOPIC_META_FIELDS = [
 ]
 
 # -- fixtures and helpers ------------------------------------------------------------------------
-
-
-def server_error(call, *args, **kwargs) -> MNSServerException:
-    with pytest.raises(MNSServerException) as caught:
-        call(*args, **kwargs)
-    return caught.value
 
 
 def on_loop(server, fn, *args):
