@@ -29,6 +29,7 @@ from .changes import Changes
 from .clock import BrokerClock
 from .push import Outbox, PushEngine, Pusher
 from .queue import Queue
+from .sms import Sms, SmsHub
 from .timer import DueTimer
 from .topic import Topic
 
@@ -51,6 +52,7 @@ class Broker(Changes):
         max_waiters: int = WAITERS_MAX,
         seed: int | None = None,
         account_id: str = "1234567890",
+        region: str = "cn-hangzhou",
         pusher: Pusher | None = None,
     ) -> None:
         self.clock = BrokerClock(epoch_ms)
@@ -65,6 +67,9 @@ class Broker(Changes):
         self._pushes = PushEngine(self, pusher, random.Random(self._random.getrandbits(64)))
         self._nursery: trio.Nursery | None = None
         self._apply = self._appliers()
+        self._sms = SmsHub(self, region)
+        self._pushes.outbox.handlers["sms"] = self._sms.deliver
+        self.sms = Sms(self)
         self.journal: Any = None  # a minimns.journal Store in durable mode
         self._seq = 0  # journal sequence of the last change recorded
 
@@ -104,6 +109,7 @@ class Broker(Changes):
             "meta": {"push_seed": self._pushes.seed, "logging_bucket": self.logging_bucket},
             "queues": [queue.export() for queue in account.queues.values()],
             "topics": [topic.export() for topic in account.topics.values()],
+            "sms": self._sms.export(),
         }
 
     def recover(self, recovered: Any) -> None:
@@ -126,6 +132,8 @@ class Broker(Changes):
             for data in snapshot["topics"]:
                 topic = TopicState.restore(data)
                 self.account.topics[topic.name] = topic
+            if "sms" in snapshot:
+                self._sms.restore(snapshot["sms"])
         for change in recovered.changes:
             try:
                 self._apply[change[0]](*change[1:])
@@ -141,6 +149,7 @@ class Broker(Changes):
         for topic in self.account.topics.values():
             for subscription in topic.subscriptions.values():
                 self._pushes.resume(subscription)
+        self._sms.schedule()
         log.info(
             "recovered %d queues, %d topics from %s (generation %d, %d changes replayed)",
             len(self.account.queues), len(self.account.topics), recovered.journal_path,
@@ -251,7 +260,10 @@ class Broker(Changes):
         if due is not None:
             self._timer.schedule(state, due)
 
-    def _on_due(self, state: QueueState | SubscriptionState) -> None:
+    def _on_due(self, state: QueueState | SubscriptionState | SmsHub) -> None:
+        if state is self._sms:
+            self._sms.on_due()
+            return
         if isinstance(state, SubscriptionState):
             self._pushes.on_due(state)
             return
@@ -281,7 +293,8 @@ async def open_broker(
     Options: ``epoch_ms`` (epoch ms at start; default the wall clock),
     ``max_queues`` (1000), ``max_topics`` (1000), ``max_waiters`` per queue
     (10000), ``seed`` (for reproducible ids and retry jitter), ``account_id``
-    (the TopicOwner in notifications), ``pusher`` (the HTTP push client;
+    (the TopicOwner in notifications), ``region`` (cn-hangzhou: names the SMS
+    topic ``sms.topic-<region>``), ``pusher`` (the HTTP push client;
     default ``minimns.push.HttpPusher``).
 
     Durable mode: with ``data_dir`` every change is journaled there before it

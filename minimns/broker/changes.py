@@ -51,7 +51,12 @@ class Changes:
             "meta": self._meta,
             "la": self._set_logging_bucket,
             "clock": self._clock_reached,
+            "sms": self._sms_change,
         }
+
+    def _sms_change(self: "Broker", now: int, op: str, args: dict) -> Any:
+        """Any SMS change (see broker/sms.py; sends through a topic replay with "p")."""
+        return self._sms.apply(now, op, args)
 
     def _clock_reached(self: "Broker", now: int) -> None:
         """The clock reached ``now`` (recorded at a clean close): recovery resumes from it."""

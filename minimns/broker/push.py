@@ -62,20 +62,18 @@ class LocalDelivery:
 
 @dataclass(slots=True)
 class Outbox:
-    """Recorded mail and SMS deliveries, newest last. ``handlers`` may replace
-    the recording of a kind: a handler returns None on success or a failure
-    reason, which is retried like any failed push."""
+    """Recorded mail and SMS deliveries, newest last. A kind's handler (the SMS
+    service handles ``sms``) then carries the delivery out: it returns None on
+    success or a failure reason, which is retried like any failed push."""
 
     mail: deque[LocalDelivery] = field(default_factory=lambda: deque(maxlen=OUTBOX_MAX))
     sms: deque[LocalDelivery] = field(default_factory=lambda: deque(maxlen=OUTBOX_MAX))
     handlers: dict[str, Callable[[LocalDelivery], str | None]] = field(default_factory=dict)
 
     def deliver(self, delivery: LocalDelivery) -> str | None:
-        handler = self.handlers.get(delivery.kind)
-        if handler is not None:
-            return handler(delivery)
         (self.mail if delivery.kind == MAIL else self.sms).append(delivery)
-        return None
+        handler = self.handlers.get(delivery.kind)
+        return None if handler is None else handler(delivery)
 
     def clear(self) -> None:
         self.mail.clear()

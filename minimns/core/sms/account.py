@@ -41,6 +41,7 @@ inside ``add_*``). The seeds' "1-2个工作日" becomes a configurable delay.
 from __future__ import annotations
 
 import heapq
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from enum import Enum
@@ -67,6 +68,7 @@ FIRST_WORK_ORDER = 1_000_001
 FIRST_TEMPLATE_NUMBER = 100_000_001
 PERSONAL_PARAM_LENGTH = 15
 DEFAULT_SIGN_TYPE = "验证码或短信通知"  # the console's 签名类型 column (000)
+_TEMPLATE_CODE = re.compile(r"SMS_[0-9]{1,18}")
 
 
 class SmsError(Exception):
@@ -288,13 +290,30 @@ class SmsAccount:
 
     # ------------------------------------------------------------ templates
 
-    def add_template(self, now: int, name: str, content: str, kind: TemplateType | str) -> Template:
-        """Submit a template for review; promotion / international need an enterprise account."""
+    def add_template(
+        self,
+        now: int,
+        name: str,
+        content: str,
+        kind: TemplateType | str,
+        *,
+        code: str | None = None,
+    ) -> Template:
+        """Submit a template for review; promotion / international need an enterprise account.
+
+        ``code`` pins the template code (``SMS_`` and digits, unused), so a test
+        suite's configuration can name the codes its code sends with; by default
+        the next ``SMS_`` number is drawn."""
         kind = TemplateType(kind)
         if not self.allows(kind):
             raise SmsError("InvalidArgument", _ENTERPRISE_ONLY[kind])
-        code = f"SMS_{self._next_template}"
-        self._next_template += 1
+        if code is None:
+            code = f"SMS_{self._next_template}"
+            self._next_template += 1
+        elif not _TEMPLATE_CODE.fullmatch(code) or code in self._templates:
+            raise SmsError(
+                "InvalidArgument", f"template code {code!r} is taken or not SMS_ and digits"
+            )
         template = Template(code, name, content, kind, self._work_order(), now)
         self._templates[code] = template
         self._submit(now, "template", code, template.work_order)

@@ -84,8 +84,13 @@ class TemplateType(Enum):
 
 
 def _is_han(ch: str) -> bool:
-    """CJK Unified Ideographs and Extension A: what the seeds call 汉字."""
-    return "\u4e00" <= ch <= "\u9fff" or "\u3400" <= ch <= "\u4dbf"
+    """CJK Unified Ideographs, Extension A and the supplementary extensions
+    (B to H, as in 𠮷野家): what the seeds call 汉字."""
+    return (
+        "\u4e00" <= ch <= "\u9fff"
+        or "\u3400" <= ch <= "\u4dbf"
+        or "\U00020000" <= ch <= "\U0003134f"
+    )
 
 
 def _forbidden_word(text: str, forbidden_words: Iterable[str]) -> str | None:
@@ -162,7 +167,9 @@ def review_template(
         return "template must not contain [] (the system reads them as a signature) ([]符号模板内不能使用)"
     matches = list(VARIABLE_PATTERN.finditer(content))
     rest = VARIABLE_PATTERN.sub("", content)
-    if "${" in rest or "{$" in rest:
+    # Variables become a mark that joins nothing, so "$${x}{b}" stays legal text
+    # while a "{$" written anywhere (as in "{${code}") is still seen.
+    if "${" in VARIABLE_PATTERN.sub("\x00", content) or "{$" in content:
         return (
             "variables must be written as ${name}, with $ outside the braces "
             "(变量格式应如${code}，其中$符在{}外面)"
