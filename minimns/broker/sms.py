@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Callable
 import trio
 
 from ..core.endpoint import parse_endpoint
+from ..core.message import NO_PROPERTIES
 from ..core.sms.account import SmsError
 from ..core.sms.carrier import FailureRule, HandsetMessage
 from ..core.sms.events import EventRule
@@ -114,7 +115,7 @@ class SmsHub:
             state = broker.account.queues.get(name)
             if state is not None:
                 try:
-                    state.send(now, effect.body, None, None, None)
+                    state.send(now, effect.body, None, None, NO_PROPERTIES)
                 except MNSError as error:
                     log.warning("SMS %s not queued into %s: %s", effect.kind, name, error)
                     continue
@@ -122,7 +123,7 @@ class SmsHub:
 
     def _publish(self, now: int, topic: TopicState, body: str) -> None:
         try:
-            _, deliveries = topic.publish(now, body, None, {}, None)
+            _, deliveries = topic.publish(now, body, None, {}, NO_PROPERTIES)
         except MNSError as error:
             log.warning("SMS event not published to %s: %s", topic.name, error)
             return
