@@ -12,6 +12,7 @@ import trio
 import trio.testing
 
 from .broker.broker import open_broker
+from .config import ConfigError, apply_config
 from .journal.store import DataDirLocked
 from .server.serve import DEFAULT_PORT, ServerOptions, serve
 
@@ -47,11 +48,21 @@ def _parser() -> argparse.ArgumentParser:
         "(write and fsync every --fsync-interval-ms: a crash may lose that much), never",
     )
     s.add_argument("--fsync-interval-ms", type=int, default=100, help="for --fsync interval (100)")
+    s.add_argument(
+        "--config",
+        metavar="FILE",
+        help="a TOML file of queues, topics, subscriptions and SMS to create at start",
+    )
+    s.add_argument(
+        "--dev-endpoints",
+        action="store_true",
+        help="serve the developer endpoints under /_minimns/sms (handset inboxes, replies, thresholds)",
+    )
     s.add_argument("--log-level", default="WARNING", help="logging level (default WARNING)")
     return parser
 
 
-async def _serve(args: argparse.Namespace, clock: trio.testing.MockClock | None) -> None:
+async def _serve(args: argparse.Namespace, clock: trio.testing.MockClock | None) -> int:
     options = ServerOptions(
         host=args.host,
         port=args.port,
@@ -59,13 +70,22 @@ async def _serve(args: argparse.Namespace, clock: trio.testing.MockClock | None)
         access_key_secret=args.access_key_secret,
         account_id=args.account_id,
         region=args.region,
+        dev_endpoints=args.dev_endpoints,
     )
     durable = (
         {"data_dir": args.data_dir, "fsync": args.fsync, "fsync_interval_ms": args.fsync_interval_ms}
         if args.data_dir
         else {}
     )
-    async with open_broker(**durable) as broker, trio.open_nursery() as nursery:
+    async with open_broker(account_id=args.account_id, region=args.region, **durable) as broker, \
+            trio.open_nursery() as nursery:
+        if args.config:
+            try:
+                await apply_config(broker, args.config)
+            except ConfigError as error:
+                print(f"minimns: --config {args.config}: {error}", file=sys.stderr)
+                nursery.cancel_scope.cancel()
+                return 2
         _, endpoint = await nursery.start(partial(serve, broker, options, clock=clock))
         if options.credentials is None:
             print("minimns: no access keys configured: accepting every request signature", flush=True)
@@ -79,6 +99,7 @@ async def _serve(args: argparse.Namespace, clock: trio.testing.MockClock | None)
                 print("minimns: stopping", flush=True)
                 nursery.cancel_scope.cancel()
                 break
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -89,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
     clock = trio.testing.MockClock(rate=1.0) if args.virtual_clock else None
     try:
-        trio.run(_serve, args, clock, clock=clock)
+        return trio.run(_serve, args, clock, clock=clock)
     except DataDirLocked as error:
         print(f"minimns: {error}", file=sys.stderr)
         return 1

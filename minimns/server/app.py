@@ -29,7 +29,7 @@ from ..errors import (
     MNSError,
 )
 from ..push.signing import PushSigner
-from . import account_routes, queue_routes, topic_routes
+from . import account_routes, queue_routes, sms_routes, topic_routes
 from .auth import Credentials, verify
 from .http import Request, Response
 from .xmlcodec import document, element
@@ -126,6 +126,7 @@ class MNSApp:
         clock: "trio.testing.MockClock | None" = None,
         default_host: str = "127.0.0.1",
         wall_clock: Callable[[], float] = time.time,
+        dev_endpoints: bool = False,
     ) -> None:
         self.broker = broker
         self.credentials = credentials
@@ -133,6 +134,7 @@ class MNSApp:
         self.region = region
         self.clock = clock  # set only with --virtual-clock: then time can be advanced
         self.default_host = default_host
+        self.dev_endpoints = dev_endpoints  # /_minimns/sms/...: only when asked for
         self._wall_clock = wall_clock
         self._request_prefix = f"{random.getrandbits(48):012X}"
         self._request_count = 0
@@ -174,6 +176,7 @@ class MNSApp:
         for name in list(self.broker.account.queues):
             await self.broker.get_queue(name).delete()
         self.broker.outbox.clear()
+        await self.broker.sms.reset()
         if self.broker.logging_bucket:
             self.broker.change(["la", self.broker.now(), ""])
 
@@ -216,6 +219,10 @@ class MNSApp:
         if request.path == SIGNING_CERT_PATH and request.method == "GET":
             signer = getattr(self.broker.pusher, "signer", None) or PushSigner.default()
             return call.respond(200, signer.certificate_pem, content_type="application/x-pem-file")
+        if self.dev_endpoints and (
+            request.path == sms_routes.PREFIX or request.path.startswith(sms_routes.PREFIX + "/")
+        ):
+            return await sms_routes.handle(call, self.broker)
         if self.clock is None or request.path not in ("/_minimns/clock", "/_minimns/clock/advance"):
             raise InvalidRequestURL(f"The request URL {request.path} is not valid.")
         if request.path == "/_minimns/clock" and request.method != "GET":

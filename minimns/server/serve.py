@@ -30,6 +30,7 @@ class ServerOptions:
     account_id: str = "1234567890"
     region: str = "cn-hangzhou"
     max_connections: int = 20000
+    dev_endpoints: bool = False  # the /_minimns/sms developer endpoints
     limits: HttpLimits = field(default_factory=HttpLimits)
 
     @property
@@ -65,6 +66,7 @@ async def serve(
         region=options.region,
         clock=clock,
         default_host=f"{shown}:{port}",
+        dev_endpoints=options.dev_endpoints,
     )
     limits = options.limits
     if clock is not None:

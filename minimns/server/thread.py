@@ -10,9 +10,18 @@ import trio
 import trio.testing
 
 from ..broker.broker import open_broker
+from ..config import apply_config
 from .serve import ServerOptions, serve
 
 __all__ = ["ServerThread"]
+
+
+def sole_error(error: BaseException) -> BaseException:
+    """The one exception inside nested single-member groups (trio's nurseries wrap
+    what a start-up step raises), so a caller sees the ConfigError itself."""
+    while isinstance(error, BaseExceptionGroup) and len(error.exceptions) == 1:
+        error = error.exceptions[0]
+    return error
 
 
 class ServerThread:
@@ -23,9 +32,15 @@ class ServerThread:
     """
 
     def __init__(
-        self, options: ServerOptions | None = None, *, virtual_clock: bool = True, **broker_options: Any
+        self,
+        options: ServerOptions | None = None,
+        *,
+        virtual_clock: bool = True,
+        config: Any = None,
+        **broker_options: Any,
     ) -> None:
         self.options = options or ServerOptions(port=0)
+        self.config = config  # a TOML path or dict for minimns.config.apply_config
         self.clock = trio.testing.MockClock(rate=1.0) if virtual_clock else None
         self._broker_options = broker_options
         self._ready = threading.Event()
@@ -86,12 +101,16 @@ class ServerThread:
         try:
             trio.run(self._main, clock=self.clock)
         except BaseException as error:  # surfaced by start()
-            self._error = error
+            self._error = sole_error(error)
             self._ready.set()
 
     async def _main(self) -> None:
         self._token = trio.lowlevel.current_trio_token()
-        async with open_broker(**self._broker_options) as broker:
+        options = {"account_id": self.options.account_id, "region": self.options.region,
+                   **self._broker_options}
+        async with open_broker(**options) as broker:
+            if self.config is not None:
+                await apply_config(broker, self.config)
             async with trio.open_nursery() as nursery:
                 self._cancel = nursery.cancel_scope
                 self.app, self.endpoint = await nursery.start(

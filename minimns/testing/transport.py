@@ -38,9 +38,11 @@ import trio
 import trio.testing
 
 from ..broker.broker import Broker, open_broker
+from ..config import apply_config
 from ..server.app import MNSApp
 from ..server.auth import Credentials
 from ..server.http import HttpLimits, Request, Response
+from ..server.thread import sole_error
 
 __all__ = ["DEFAULT_ENDPOINT", "MNSMock", "active_mock", "mock_mns"]
 
@@ -118,6 +120,7 @@ class MNSMock:
         account_id: str = "1234567890",
         region: str = "cn-hangzhou",
         limits: HttpLimits | None = None,
+        config: Any = None,
         **broker_options: Any,
     ) -> None:
         if (access_key_id is None) != (access_key_secret is None):
@@ -128,6 +131,7 @@ class MNSMock:
         self.region = region
         self.limits = limits or HttpLimits()
         self._broker_options = broker_options
+        self.config = config  # a TOML path or dict for minimns.config.apply_config
         self._depth = 0
         self._thread: threading.Thread | None = None
         self._token: trio.lowlevel.TrioToken | None = None
@@ -310,7 +314,7 @@ class MNSMock:
         try:
             trio.run(self._main, ready, clock=self.clock)
         except BaseException as error:  # noqa: BLE001 - reported by start() or __exit__
-            self._error = error
+            self._error = sole_error(error)
         finally:
             ready.set()
 
@@ -318,7 +322,10 @@ class MNSMock:
         credentials = None
         if self.access_key_id is not None and self.access_key_secret is not None:
             credentials = Credentials(self.access_key_id, self.access_key_secret)
-        async with open_broker(**self._broker_options) as broker:
+        options = {"account_id": self.account_id, "region": self.region, **self._broker_options}
+        async with open_broker(**options) as broker:
+            if self.config is not None:
+                await apply_config(broker, self.config)
             app = MNSApp(
                 broker,
                 credentials=credentials,
