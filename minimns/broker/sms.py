@@ -94,13 +94,22 @@ class SmsHub:
     def deliver(self, delivery: LocalDelivery) -> str | None:
         """An ``sms:directsms:`` push: the message goes to the SMS service. Whatever
         the rules decide, the push itself succeeded (failures become events)."""
+        now = delivery.time
         outcome = self.service.send_direct(
-            delivery.time, delivery.message_attributes.get("DirectSMS"), delivery.address,
+            now, delivery.message_attributes.get("DirectSMS"), delivery.address,
             delivery.message_id,
         )
-        self._effects(delivery.time, outcome.effects)
+        self._effects(now, outcome.effects)
+        self._settle_due(now)
         self.schedule()
         return None
+
+    def _settle_due(self, now: int) -> None:
+        """What is due already (a carrier without latency) is settled in the same
+        change, not on a timer turn later: replay does the same."""
+        due = self.service.next_due()
+        if due is not None and due <= now:
+            self._effects(now, self.service.advance(now))
 
     def _effects(self, now: int, effects: Iterable[Effect]) -> None:
         broker = self.broker
@@ -275,6 +284,7 @@ class SmsHub:
             extend_code=extend_code, message_id=message_id, atomic=atomic,
         )
         self._effects(now, outcome.effects)
+        self._settle_due(now)
         return outcome
 
     def _advance(self, now: int) -> None:

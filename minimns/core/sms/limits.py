@@ -46,6 +46,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import asdict, dataclass
 from datetime import date, timedelta
+from functools import lru_cache
 from typing import Any
 
 from .review import TemplateType
@@ -96,7 +97,12 @@ def beijing_day(now: int) -> int:
 
 def beijing_month(now: int) -> int:
     """``year * 12 + month - 1`` of the Beijing calendar month of ``now``."""
-    day = date(1970, 1, 1) + timedelta(days=beijing_day(now))
+    return _month_of_day(beijing_day(now))
+
+
+@lru_cache(maxsize=64)
+def _month_of_day(days: int) -> int:
+    day = date(1970, 1, 1) + timedelta(days=days)
     return day.year * 12 + day.month - 1
 
 
@@ -331,11 +337,16 @@ class SendThresholds:
         }
         self.alerts: list[tuple[int, str, str]] = []
         self._last = -(2**63)
+        self._day: int | None = None  # the Beijing day the periods were last rolled to
 
     def _roll(self, now: int) -> None:
         if now < self._last:
             raise ValueError(f"time went backwards: {now} < {self._last}")
         self._last = now
+        day = beijing_day(now)
+        if day == self._day:
+            return  # the month changes only with the day
+        self._day = day
         for kind, dim in self._dims.items():
             period = _period_of(kind, now)
             if dim.period != period:

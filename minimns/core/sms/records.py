@@ -87,7 +87,9 @@ class SendRecords:
         self.count(record.send_time, "delivered" if delivered else "failed")
 
     def count(self, now: int, key: str, n: int = 1) -> None:
-        day = self._stats.setdefault(beijing_day(now), dict.fromkeys(_STAT_KEYS, 0))
+        day = self._stats.get(beijing_day(now))
+        if day is None:
+            day = self._stats[beijing_day(now)] = dict.fromkeys(_STAT_KEYS, 0)
         day[key] += n
 
     def prune(self, now: int) -> None:

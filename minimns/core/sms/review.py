@@ -40,6 +40,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from enum import Enum
+from functools import lru_cache
 
 __all__ = [
     "FORBIDDEN_TEMPLATE_SYMBOLS",
@@ -126,7 +127,13 @@ def review_signature(name: str, *, forbidden_words: Iterable[str] = ()) -> str |
 
 def template_variables(content: str) -> list[str]:
     """The names of the ``${name}`` variables, each once, in order of first appearance."""
-    return list(dict.fromkeys(VARIABLE_PATTERN.findall(content)))
+    return list(_variables(content))
+
+
+@lru_cache(maxsize=1024)
+def _variables(content: str) -> tuple[str, ...]:
+    """Cached: every send reads its template's variables."""
+    return tuple(dict.fromkeys(VARIABLE_PATTERN.findall(content)))
 
 
 def _review_variable_name(name: str) -> str | None:

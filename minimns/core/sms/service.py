@@ -129,13 +129,14 @@ def _parse_params(params: object) -> dict[str, str]:
 
 def _check_params(template: Template, values: dict[str, str], account: SmsAccount) -> str:
     """The rendered content, after the parameter checks of step 4."""
-    if any(name not in values for name in template.variables):
+    variables = template.variables
+    if any(name not in values for name in variables):
         raise _error("InvalidParamStringTemplate.Malformed",
                      "The specified paramString and template is wrongly formed.",
                      "isv.TEMPLATE_MISSING_PARAMETERS")
-    if any(_URL.search(values[name]) for name in template.variables):
+    if any(_URL.search(values[name]) for name in variables):
         raise _error("InvalidDayu.Malformed", "null", "isv.PARAM_NOT_SUPPORT_URL")
-    account.check_param_values({name: values[name] for name in template.variables})
+    account.check_param_values({name: values[name] for name in variables})
     return render(template.content, values)
 
 
@@ -232,7 +233,7 @@ class SmsService:
         except SmsError as error:
             if atomic:
                 raise
-            return self._failed(outcome, [(None, error)], message_id)
+            return self._failed(outcome, [(None, error)], message_id, now)
         unique: dict[str, object] = {}
         for number, params in receivers:
             unique.setdefault(number, params)
@@ -242,7 +243,7 @@ class SmsService:
         except SmsError as error:
             if atomic:
                 raise
-            return self._failed(outcome, [(n, error) for n in unique], message_id)
+            return self._failed(outcome, [(n, error) for n in unique], message_id, now)
         failures: list[tuple[str | None, SmsError]] = []
         passed: dict[str, str] = {}  # normalized number -> rendered content
         for number, params in unique.items():
@@ -295,13 +296,16 @@ class SmsService:
             outcome.accepted.append(number)
 
     def _failed(self, outcome: SendOutcome, failures: list[tuple[str | None, SmsError]],
-                message_id: str, now: int | None = None) -> SendOutcome:
+                message_id: str, now: int) -> SendOutcome:
+        wanted = self._wanted(SEND_FAILED, now)
         for number, error in failures:
-            if number is not None and now is not None:
+            if number is not None:
                 self.records.count(now, "rejected")
-            outcome.effects.append(Effect(
-                "event", failure_event(message_id, number, error.code, error.message), SEND_FAILED
-            ))
+            if wanted:
+                outcome.effects.append(Effect(
+                    "event", failure_event(message_id, number, error.code, error.message),
+                    SEND_FAILED,
+                ))
         outcome.failures += failures
         return outcome
 
@@ -321,7 +325,7 @@ class SmsService:
             error = caught if isinstance(caught, SmsError) else _error(
                 "InvalidParamString.Malformed", "The specified paramString is wrongly formed.",
                 "isv.INVALID_JSON_PARAM")
-            return self._failed(SendOutcome(None), [(None, error)], message_id)
+            return self._failed(SendOutcome(None), [(None, error)], message_id, now)
         receivers: list[tuple[str, object]]
         params = info.get("SmsParams")
         if info.get("Type") == "multiContent":
@@ -333,7 +337,7 @@ class SmsService:
                 error = _error("InvalidParamString.Malformed",
                                "The specified paramString is wrongly formed.",
                                "isv.INVALID_JSON_PARAM")
-                return self._failed(SendOutcome(None), [(None, error)], message_id)
+                return self._failed(SendOutcome(None), [(None, error)], message_id, now)
             numbers = [address] if address != "anonymous" else list(table)
             receivers = [(n, table.get(n)) for n in numbers]
         else:
@@ -373,10 +377,11 @@ class SmsService:
                 now, record.content, record.sign_name, record.template_code, record.biz_id,
                 record.extend_code or "",
             ))
-            effects.append(Effect("event", success_event(
-                record.message_id, record.phone_number, record.biz_id, record.template_code,
-                record.sms_size, now), SEND_SUCCESSFULLY))
-        else:
+            if self._wanted(SEND_SUCCESSFULLY, now):
+                effects.append(Effect("event", success_event(
+                    record.message_id, record.phone_number, record.biz_id, record.template_code,
+                    record.sms_size, now), SEND_SUCCESSFULLY))
+        elif self._wanted(SEND_FAILED, now):
             effects.append(Effect("event", failure_event(
                 record.message_id, record.phone_number, code, message), SEND_FAILED))
         if "SmsReport" in self.subscribed:
@@ -396,11 +401,17 @@ class SmsService:
         self._sequence += 1
         self.replies.append(Reply(now, number, content, sign_name, dest_code, self._sequence))
         sender = number[2:] if number.startswith("00") else f"86{number}"
-        effects = [Effect("event", reply_event(sender, content, now, dest_code), EVENT_REPLY)]
+        effects = []
+        if self._wanted(EVENT_REPLY, now):
+            effects.append(Effect("event", reply_event(sender, content, now, dest_code), EVENT_REPLY))
         if "SmsUp" in self.subscribed:
             effects.append(Effect("up", up_body(number, content, sign_name, now, dest_code,
                                                 self._sequence)))
         return effects
+
+    def _wanted(self, event_type: str, now: int) -> bool:
+        """Whether a live rule takes events of this type (else none is built)."""
+        return bool(self.rules.rules) and bool(self.rules.matching(now, event_type))
 
     def subscribe(self, message_type: str) -> None:
         if message_type not in MESSAGE_TYPES:
