@@ -16,6 +16,7 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
     [
         ("producer_consumer.py", "late order"),
         ("topic_push.py", "signature ok=True"),
+        ("sms_verification.py", "codes sent to the number: 1"),
     ],
 )
 def test_example_runs(script: str, expected: str) -> None:
