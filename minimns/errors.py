@@ -160,6 +160,14 @@ class InvalidAccessKeyId(MNSError):
     default_message = "The AccessKey Id you provided is not exist."
 
 
+class SecurityTokenExpired(MNSError):
+    """A temporary key (QueryTokenForMnsQueue) used after its ExpireTime; the
+    code is the one Alibaba Cloud services give for an expired STS token."""
+
+    status = 403
+    default_message = "The security token you provided has expired."
+
+
 class SignatureDoesNotMatch(MNSError):
     status = 403
     default_message = (

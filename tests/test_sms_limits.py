@@ -44,7 +44,7 @@ def test_second_code_within_a_minute_is_refused_and_allowed_at_60_s():
     hit = w.admit(T0 + MINUTE_MS - 1, "13800000000", "阿里云", "SMS_1", V)
     assert hit is not None and hit.limit == "verification_per_minute"
     assert (hit.code, hit.message) == ("InvalidSendSms", "Frequency limit reaches.")
-    assert (hit.isv_code, hit.isv_message) == ("isv.BUSINESS_LIMIT_CONTROL", "业务限流")
+    assert (hit.isv_code, hit.isv_message) == ("isv.BUSINESS_LIMIT_CONTROL", "触发分钟级流控Permits:1")
     assert hit.retry_at == T0 + MINUTE_MS
     assert w.admit(T0 + MINUTE_MS, "13800000000", "阿里云", "SMS_1", V) is None
 

@@ -29,7 +29,7 @@ import trio
 
 from ..core.endpoint import parse_endpoint
 from ..core.message import NO_PROPERTIES
-from ..core.sms.account import SmsError
+from ..core.sms.account import AccountStatus, SmsError
 from ..core.sms.carrier import FailureRule, HandsetMessage
 from ..core.sms.events import EventRule
 from ..core.sms.limits import FrequencyLimits, FrequencyWindows
@@ -66,6 +66,7 @@ class SmsHub:
             "configure": self._configure,
             "threshold": self._set_threshold,
             "lift": self._lift,
+            "balance": self._set_balance,
             "subscribe": self._subscribe,
             "rule": self._create_rule,
             "unrule": self._delete_rule,
@@ -178,10 +179,8 @@ class SmsHub:
         account = self.service.account
         if account_type is not None:
             account.set_account_type(account_type)
-        if status == "frozen":
-            account.freeze()
-        elif status is not None:
-            account.unfreeze()
+        if status is not None:
+            account.status = AccountStatus(status)
 
     def _add_signature(self, now: int, name: str, sign_type: str | None = None) -> Any:
         extra = {} if sign_type is None else {"sign_type": sign_type}
@@ -233,6 +232,11 @@ class SmsHub:
             self.service.thresholds.lift(kind)
         except ValueError as error:
             raise SmsError("InvalidArgument", str(error)) from None
+
+    def _set_balance(self, now: int, balance: int | None) -> None:
+        if balance is not None and (not isinstance(balance, int) or balance < 0):
+            raise SmsError("InvalidArgument", "the balance is a count of messages, or None")
+        self.service.balance = balance
 
     def _subscribe(self, now: int, message_type: str, token: int) -> str:
         """Subscribe to SmsReport / SmsUp: the account's queue is made (if missing)."""
@@ -334,11 +338,11 @@ class Sms:
         return await self._change("activate")
 
     async def set_account(self, account_type: str | None = None, status: str | None = None) -> None:
-        """``personal`` / ``enterprise``; ``normal`` / ``frozen``."""
+        """``personal`` / ``enterprise``; ``normal`` / ``frozen`` / ``out_of_service`` (业务停机)."""
         if account_type is not None and account_type not in ("personal", "enterprise"):
             raise SmsError("InvalidArgument", "account_type is personal or enterprise")
-        if status is not None and status not in ("normal", "frozen"):
-            raise SmsError("InvalidArgument", "status is normal or frozen")
+        if status is not None and status not in ("normal", "frozen", "out_of_service"):
+            raise SmsError("InvalidArgument", "status is normal, frozen or out_of_service")
         await self._change("account", account_type=account_type, status=status)
 
     async def add_signature(self, name: str, sign_type: str | None = None) -> Any:
@@ -430,6 +434,31 @@ class Sms:
             "send", sign_name=sign_name, template_code=template_code, receivers=receivers,
             out_id=out_id, extend_code=extend_code, message_id=self._message_id(), atomic=atomic,
         )
+
+    async def send_batch(self, template_code: str, numbers: list[str], sign_names: list[str],
+                         params: list[str | Mapping[str, str] | None] | None = None,
+                         extend_codes: list[str | None] | None = None, *,
+                         out_id: str | None = None) -> SendOutcome:
+        """Send like SendBatchSms: one template, and per number its own signature,
+        parameters and extend code. All or nothing."""
+        count = len(numbers)
+        params = params if params is not None else [None] * count
+        extend_codes = extend_codes if extend_codes is not None else [None] * count
+        if not (len(sign_names) == len(params) == len(extend_codes) == count):
+            raise SmsError("InvalidArgument", "one signature, parameters and extend code per number",
+                           "isv.INVALID_PARAMETERS")
+        receivers = [
+            [number, dict(p) if isinstance(p, Mapping) else p, sign, extend]
+            for number, sign, p, extend in zip(numbers, sign_names, params, extend_codes)
+        ]
+        return await self._change(
+            "send", sign_name=sign_names[0] if sign_names else "", template_code=template_code,
+            receivers=receivers, out_id=out_id, message_id=self._message_id(), atomic=True,
+        )
+
+    async def set_balance(self, balance: int | None) -> None:
+        """Billable messages prepaid (isv.AMOUNT_NOT_ENOUGH beyond them); None: unlimited."""
+        await self._change("balance", balance=balance)
 
     def _message_id(self) -> str:
         return self._broker._sms.message_id(self._broker.now())

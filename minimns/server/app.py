@@ -20,18 +20,22 @@ import trio
 
 from ..broker.broker import Broker
 from ..errors import (
+    AccessDenied,
     InternalError,
+    InvalidAccessKeyId,
     InvalidArgument,
     InvalidQueryString,
     InvalidRequestURL,
     InvalidVersionHeader,
     MissingVersionHeader,
     MNSError,
+    SecurityTokenExpired,
 )
 from ..push.signing import PushSigner
-from . import account_routes, queue_routes, sms_routes, topic_routes
-from .auth import Credentials, verify
+from . import account_routes, queue_routes, sms_api, sms_routes, topic_routes
+from .auth import Credentials, key_id_of, verify
 from .http import Request, Response
+from .tokens import TemporaryKey
 from .xmlcodec import document, element
 
 __all__ = ["MNSApp"]
@@ -135,6 +139,7 @@ class MNSApp:
         self.clock = clock  # set only with --virtual-clock: then time can be advanced
         self.default_host = default_host
         self.dev_endpoints = dev_endpoints  # /_minimns/sms/...: only when asked for
+        self.sms_api = sms_api.SmsApi(self)  # the SMS API's RPC requests, on the same port
         self._wall_clock = wall_clock
         self._request_prefix = f"{random.getrandbits(48):012X}"
         self._request_count = 0
@@ -149,7 +154,12 @@ class MNSApp:
         try:
             if request.path.startswith("/_minimns/"):
                 return await self._developer(call)
-            if self.credentials is not None:
+            if sms_api.is_rpc(request):
+                return await self.sms_api.handle(call)
+            temporary = self._temporary_key(request)
+            if temporary is not None:
+                self._check_temporary(request, temporary)
+            elif self.credentials is not None:
                 # Without keys the server is lenient on purpose (curl works); with
                 # keys it checks every request header as MNS does.
                 version = request.headers.get("x-mns-version")
@@ -166,6 +176,23 @@ class MNSApp:
         except Exception:
             log.exception("internal error on %s %s", request.method, request.target)
             return call.error(InternalError())
+
+    def _temporary_key(self, request: Request) -> TemporaryKey | None:
+        """The temporary key (QueryTokenForMnsQueue) a request is signed with, if any."""
+        key_id = key_id_of(request)
+        return None if key_id is None else self.sms_api.keys.get(key_id)
+
+    def _check_temporary(self, request: Request, key: TemporaryKey) -> None:
+        """A temporary key is always checked (with or without configured keys):
+        its signature and token, its expiry on the broker clock, its one queue."""
+        verify(request, Credentials(key.access_key_id, key.access_key_secret),
+               int(self._wall_clock() * 1000))
+        if request.headers.get("security-token") != key.security_token:
+            raise InvalidAccessKeyId("The security token does not belong to this AccessKey Id.")
+        if self.broker.now() >= key.expires_at:
+            raise SecurityTokenExpired()
+        if not key.allows(request.method, request.path):
+            raise AccessDenied(f"The temporary key may only read the queue {key.queue}.")
 
     async def reset(self) -> None:
         """Drop every queue (parked long polls wake to QueueNotExist), every topic

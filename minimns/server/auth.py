@@ -25,7 +25,7 @@ from ..errors import (
 )
 from .http import Request
 
-__all__ = ["Credentials", "content_md5", "sign", "string_to_sign", "verify"]
+__all__ = ["Credentials", "content_md5", "key_id_of", "sign", "string_to_sign", "verify"]
 
 MAX_SKEW_MS = 15 * 60 * 1000
 
@@ -65,6 +65,13 @@ def string_to_sign(method: str, target: str, headers: dict[str, str]) -> str:
 def sign(secret: str, text: str) -> str:
     digest = hmac.new(secret.encode("utf-8"), text.encode("utf-8"), hashlib.sha1).digest()
     return base64.b64encode(digest).decode()
+
+
+def key_id_of(request: Request) -> str | None:
+    """The AccessKeyId of an ``MNS id:signature`` Authorization header, or None."""
+    scheme, _, rest = request.headers.get("authorization", "").partition(" ")
+    key_id, colon, _ = rest.strip().rpartition(":")
+    return key_id if scheme == "MNS" and colon and key_id else None
 
 
 def verify(request: Request, credentials: Credentials, now_ms: int) -> None:

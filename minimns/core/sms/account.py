@@ -78,11 +78,13 @@ class SmsError(Exception):
     codes (``InvalidSignNumber.Malformed``) are SMS ones.
     """
 
-    def __init__(self, code: str, message: str, isv_code: str | None = None) -> None:
+    def __init__(self, code: str, message: str, isv_code: str | None = None,
+                 isv_message: str | None = None) -> None:
         super().__init__(f"{code}: {message}")
         self.code = code
         self.message = message
         self.isv_code = isv_code
+        self.isv_message = isv_message  # the SendSms API's wording, when it differs
 
 
 class AccountType(Enum):
@@ -93,10 +95,11 @@ class AccountType(Enum):
 
 
 class AccountStatus(Enum):
-    """正常 / 冻结."""
+    """正常 / 冻结, and 业务停机 (isv.OUT_OF_SERVICE: the service stopped, e.g. in arrears)."""
 
     NORMAL = "normal"
     FROZEN = "frozen"
+    OUT_OF_SERVICE = "out_of_service"
 
 
 class ReviewState(Enum):
@@ -225,11 +228,11 @@ class SmsAccount:
 
     def check_can_send(self) -> None:
         """Raise InvalidDayuStatus.Malformed when the account is frozen."""
-        if self.status is AccountStatus.FROZEN:
+        if self.status is not AccountStatus.NORMAL:
             raise SmsError(
                 "InvalidDayuStatus.Malformed",
                 "The specified dayu status is wrongly formed.",
-                "isv.ACCOUNT_ABNORMAL",
+                "isv.ACCOUNT_ABNORMAL" if self.status is AccountStatus.FROZEN else "isv.OUT_OF_SERVICE",
             )
 
     def check_param_values(self, params: Mapping[str, object]) -> None:

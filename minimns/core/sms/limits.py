@@ -21,9 +21,10 @@ for codes, notifications and promotions only (a choice where they are silent).
 
 The seeds give two codes for a frequency limit, one per API: the MNS path
 ("InvalidSendSms  Frequency limit reaches.  触发业务流控", 000) and the SendSms API
-("isv.BUSINESS_LIMIT_CONTROL业务限流", 002 and 004). They have no per-window wording
-(no 分钟级 / 小时级 / 天级 variants), so ``LimitHit.reason`` names the window in
-English with the seeds' own 1条/分钟 style in parentheses.
+("isv.BUSINESS_LIMIT_CONTROL业务限流", 002 and 004). They have no per-window wording,
+so ``LimitHit.reason`` names the window in English with the seeds' own 1条/分钟
+style in parentheses, and ``isv_message`` is the service's own API wording
+("触发分钟级流控Permits:1", 小时级 / 天级 likewise; not in the seeds).
 
 Send thresholds (000, "短信发送阈值设置"; 001, "防盗刷"): a daily and a monthly
 request count, each "不限" (None), a number, or "关闭发送" (0). "一旦发送请求量达到您的
@@ -144,6 +145,13 @@ _REASONS = {
 }
 
 _Key = tuple[str, ...]
+_WINDOW_WORDS = {MINUTE_MS: "分钟级", HOUR_MS: "小时级", DAY_MS: "天级"}
+
+
+def _isv_message(window_ms: int, allowed: int) -> str:
+    """The SendSms API's wording of a flow-control refusal, as the service words it
+    ("触发分钟级流控Permits:1"; the seeds name only the code, 业务限流)."""
+    return f"触发{_WINDOW_WORDS[window_ms]}流控Permits:{allowed}"
 
 
 def _kind(kind: TemplateType | str) -> TemplateType:
@@ -192,13 +200,15 @@ class FrequencyWindows:
             return None
         times = self._windows.get(key, ())
         if allowed == 0:
-            return LimitHit(limit, 0, window_ms, now, _REASONS[limit])
+            return LimitHit(limit, 0, window_ms, now, _REASONS[limit],
+                            isv_message=_isv_message(window_ms, 0))
         if len(times) < allowed:
             return None
         nth_newest = times[-allowed]
         if now - nth_newest >= window_ms:
             return None
-        return LimitHit(limit, allowed, window_ms, nth_newest + window_ms, _REASONS[limit])
+        return LimitHit(limit, allowed, window_ms, nth_newest + window_ms, _REASONS[limit],
+                        isv_message=_isv_message(window_ms, allowed))
 
     def check(
         self,

@@ -31,7 +31,12 @@ The checks of a send, in order, each with the seeds' MNS code and SendSms
 5. send thresholds, one request counted -> InvalidQuota / isv.BUSINESS_LIMIT_CONTROL
    (for every number left);
 6. the blacklist, numbers and words of the rendered text -> isv.BLACK_KEY_CONTROL_LIMIT
-   "黑名单管控" (the seeds have no MNS code for it: the isv code serves both).
+   "黑名单管控" (the seeds have no MNS code for it: the isv code serves both);
+7. the balance, when one is set (billable messages prepaid) -> isv.AMOUNT_NOT_ENOUGH
+   "账户余额不足" (again no MNS code in the seeds).
+
+A receiver is ``(number, parameters)``, or ``(number, parameters, signature,
+extend code)`` for SendBatchSms, where each number has its own signature.
 
 A repeated number in one request is sent once. ``atomic`` (the SendSms API)
 refuses the whole request at its first failure and changes nothing; the
@@ -105,8 +110,8 @@ def normalize_number(number: object, kind: TemplateType) -> str:
                  "isv.MOBILE_NUMBER_ILLEGAL")
 
 
-def _error(code: str, message: str, isv: str) -> SmsError:
-    return SmsError(code, message, isv)
+def _error(code: str, message: str, isv: str, isv_message: str | None = None) -> SmsError:
+    return SmsError(code, message, isv, isv_message)
 
 
 def _parse_params(params: object) -> dict[str, str]:
@@ -190,6 +195,7 @@ class SmsService:
         self.records = SendRecords()
         self.rules = rules if rules is not None else EventRules()
         self.blacklist: tuple[str, ...] = tuple(blacklist)
+        self.balance: int | None = None  # billable messages left; None: unlimited
         self.subscribed: set[str] = set()  # of MESSAGE_TYPES
         self.replies: deque[Reply] = deque(maxlen=REPLIES_MAX)
         self._biz = 0
@@ -234,28 +240,32 @@ class SmsService:
             if atomic:
                 raise
             return self._failed(outcome, [(None, error)], message_id, now)
-        unique: dict[str, object] = {}
-        for number, params in receivers:
-            unique.setdefault(number, params)
+        unique: dict[str, tuple[object, str, str | None]] = {}
+        for receiver in receivers:
+            number, params = receiver[0], receiver[1]
+            sign = receiver[2] if len(receiver) > 2 else sign_name
+            extend = receiver[3] if len(receiver) > 3 else extend_code
+            unique.setdefault(number, (params, sign, extend))
         try:
-            self.account.check_signature(sign_name)
+            for sign in dict.fromkeys(sign for _, sign, _ in unique.values()):
+                self.account.check_signature(sign)
             template = self.account.check_template(template_code)
         except SmsError as error:
             if atomic:
                 raise
             return self._failed(outcome, [(n, error) for n in unique], message_id, now)
         failures: list[tuple[str | None, SmsError]] = []
-        passed: dict[str, str] = {}  # normalized number -> rendered content
-        for number, params in unique.items():
+        passed: dict[str, tuple[str, str, str | None]] = {}  # normalized -> (content, sign, extend)
+        for number, (params, sign, extend) in unique.items():
             try:
                 normalized = normalize_number(number, template.kind)
                 if normalized in passed:
                     continue
                 content = _check_params(template, _parse_params(params), self.account)
-                hit = self.windows.check(now, normalized, sign_name, template.code, template.kind)
+                hit = self.windows.check(now, normalized, sign, template.code, template.kind)
                 if hit is not None:
-                    raise _error(hit.code, hit.message, hit.isv_code)
-                passed[normalized] = content
+                    raise _error(hit.code, hit.message, hit.isv_code, hit.isv_message)
+                passed[normalized] = (content, sign, extend)
             except SmsError as error:
                 if atomic:
                     raise
@@ -266,31 +276,42 @@ class SmsService:
                 raise error
             failures += [(number, error) for number in passed]
             passed = {}
-        for number, content in list(passed.items()):
+        for number, (content, _, _) in list(passed.items()):
             if self._blacklisted(number, content):
                 error = _error("isv.BLACK_KEY_CONTROL_LIMIT", "黑名单管控", "isv.BLACK_KEY_CONTROL_LIMIT")
                 if atomic:
                     raise error
                 failures.append((number, error))
                 del passed[number]
+        if passed and self.balance is not None:
+            cost = sum(message_count(content, sign) for content, sign, _ in passed.values())
+            if cost > self.balance:
+                error = _error("isv.AMOUNT_NOT_ENOUGH", "账户余额不足", "isv.AMOUNT_NOT_ENOUGH")
+                if atomic:
+                    raise error
+                failures += [(number, error) for number in passed]
+                passed = {}
         if passed:
-            self._accept(now, outcome, sign_name, template, passed, out_id, extend_code, message_id)
+            self._accept(now, outcome, template, passed, out_id, message_id)
         return self._failed(outcome, failures, message_id, now)
 
     def _blacklisted(self, number: str, content: str) -> bool:
         return any(entry == number or (entry and entry in content) for entry in self.blacklist)
 
-    def _accept(self, now: int, outcome: SendOutcome, sign_name: str, template: Template,
-                passed: dict[str, str], out_id: str | None, extend_code: str | None,
+    def _accept(self, now: int, outcome: SendOutcome, template: Template,
+                passed: dict[str, tuple[str, str, str | None]], out_id: str | None,
                 message_id: str) -> None:
         self.thresholds.record(now)
         self._biz += 1
         biz_id = outcome.biz_id = f"{now:013d}{self._biz % 1_000_000:06d}^0"
-        for number, content in passed.items():
+        for number, (content, sign_name, extend_code) in passed.items():
+            size = message_count(content, sign_name)
+            if self.balance is not None:
+                self.balance -= size
             self.windows.record(now, number, sign_name, template.code, template.kind)
             self.records.add(SendRecord(
                 biz_id, number, sign_name, template.code, f"【{sign_name}】{content}", out_id,
-                extend_code, message_id, now, message_count(content, sign_name),
+                extend_code, message_id, now, size,
             ))
             self.carrier.submit(now, biz_id, number)
             outcome.accepted.append(number)
@@ -433,6 +454,7 @@ class SmsService:
             "records": self.records.export(),
             "rules": self.rules.export(),
             "blacklist": list(self.blacklist),
+            "balance": self.balance,
             "subscribed": sorted(self.subscribed),
             "replies": [list(asdict(r).values()) for r in self.replies],
             "biz": self._biz,
@@ -452,6 +474,7 @@ class SmsService:
         service.windows = FrequencyWindows.restore(data["windows"])
         service.records = SendRecords.restore(data["records"])
         service.subscribed = set(data["subscribed"])
+        service.balance = data.get("balance")
         service.replies.extend(Reply(*r) for r in data["replies"])
         service._biz = data["biz"]
         service._sequence = data["sequence"]
