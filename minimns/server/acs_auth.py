@@ -24,11 +24,12 @@ import base64
 import hashlib
 import hmac
 from collections.abc import Callable
+from datetime import datetime, timezone
 from urllib.parse import parse_qsl, quote
 
 __all__ = ["AcsError", "verify_acs"]
 
-EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
+MAX_SKEW_MS = 15 * 60 * 1000
 REQUIRED_SIGNED = ("host", "x-acs-action", "x-acs-content-sha256", "x-acs-date",
                    "x-acs-signature-nonce", "x-acs-version")
 
@@ -57,20 +58,41 @@ def _unknown_key() -> AcsError:
 
 
 def verify_acs(method: str, target: str, headers: dict[str, str], body: bytes,
-               secret_for: Callable[[str], str | None]) -> str:
-    """Check the request's signature (either algorithm); the access key id it was made with.
-    ``headers`` have lower-case names; ``secret_for`` maps a key id to its secret or None."""
+               secret_for: Callable[[str], str | None], now_ms: int,
+               query: list[tuple[str, str]] | None = None) -> str:
+    """Check the request's signature (either algorithm) and that it was signed within
+    15 minutes of ``now_ms`` (wall clock); the access key id it was made with.
+    ``headers`` have lower-case names; ``secret_for`` maps a key id to its secret or None;
+    ``query`` is the target's query already decoded, if the caller has it."""
+    if query is None:
+        query = parse_qsl(target.partition("?")[2], keep_blank_values=True)
     authorization = headers.get("authorization", "")
     if authorization.startswith("ACS3-"):
-        return _verify_acs3(method, target, headers, body, authorization, secret_for)
-    query = parse_qsl(target.partition("?")[2], keep_blank_values=True)
+        key_id = _verify_acs3(method, target, headers, body, authorization, secret_for, query)
+        _check_time(headers.get("x-acs-date", ""), now_ms)
+        return key_id
     if any(key == "Signature" for key, _ in query):
-        return _verify_rpc(method, query, headers, body, secret_for)
+        key_id = _verify_rpc(method, query, headers, body, secret_for)
+        _check_time(dict(query).get("Timestamp", ""), now_ms)
+        return key_id
     raise AcsError(400, "MissingSignature", "Signature is mandatory for this action.")
 
 
+def _check_time(stamp: str, now_ms: int) -> None:
+    """``2026-11-22T18:16:57Z`` within 15 minutes of now, as the gateway requires."""
+    try:
+        sent = datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+    except ValueError:
+        raise AcsError(400, "InvalidTimeStamp.Format",
+                       "Specified time stamp or date value is not well formatted.") from None
+    if abs(sent.timestamp() * 1000 - now_ms) > MAX_SKEW_MS:
+        raise AcsError(400, "InvalidTimeStamp.Expired",
+                       "Specified time stamp or date value is expired.")
+
+
 def _verify_acs3(method: str, target: str, headers: dict[str, str], body: bytes,
-                 authorization: str, secret_for: Callable[[str], str | None]) -> str:
+                 authorization: str, secret_for: Callable[[str], str | None],
+                 pairs: list[tuple[str, str]]) -> str:
     algorithm, _, rest = authorization.partition(" ")
     if algorithm != "ACS3-HMAC-SHA256":
         raise AcsError(400, "InvalidSignatureMethod",
@@ -92,9 +114,8 @@ def _verify_acs3(method: str, target: str, headers: dict[str, str], body: bytes,
     secret = secret_for(key_id)
     if secret is None:
         raise _unknown_key()
-    path, _, raw_query = target.partition("?")
-    query = "&".join(f"{k}={_pct(v)}" for k, v in
-                     sorted(parse_qsl(raw_query, keep_blank_values=True)))
+    path = target.partition("?")[0]
+    query = "&".join(f"{k}={_pct(v)}" for k, v in sorted(pairs))
     canonical_headers = "".join(f"{name}:{headers[name].strip()}\n" for name in names)
     canonical = f"{method}\n{path or '/'}\n{query}\n{canonical_headers}\n{signed}\n{payload}"
     to_sign = "ACS3-HMAC-SHA256\n" + hashlib.sha256(canonical.encode()).hexdigest()

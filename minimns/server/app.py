@@ -177,6 +177,10 @@ class MNSApp:
             log.exception("internal error on %s %s", request.method, request.target)
             return call.error(InternalError())
 
+    def wall_time(self) -> float:
+        """Seconds since the epoch on the wall clock (request dates are checked against it)."""
+        return self._wall_clock()
+
     def _temporary_key(self, request: Request) -> TemporaryKey | None:
         """The temporary key (QueryTokenForMnsQueue) a request is signed with, if any."""
         key_id = key_id_of(request)

@@ -100,7 +100,8 @@ class Params:
     """The request's parameters, query and form body, decoded."""
 
     def __init__(self, request: "Request") -> None:
-        pairs = parse_qsl(request.target.partition("?")[2], keep_blank_values=True)
+        self.query = parse_qsl(request.target.partition("?")[2], keep_blank_values=True)
+        pairs = list(self.query)
         if request.body and request.headers.get("content-type", "").startswith(
                 "application/x-www-form-urlencoded"):
             pairs += parse_qsl(request.body.decode("utf-8", "replace"), keep_blank_values=True)
@@ -172,7 +173,8 @@ class SmsApi:
             if credentials is not None:
                 verify_acs(request.method, request.target, request.headers, request.body,
                            lambda key: credentials.access_key_secret
-                           if key == credentials.access_key_id else None)
+                           if key == credentials.access_key_id else None,
+                           int(self.app.wall_time() * 1000), params.query)
             operation = self._actions.get(action)
             if operation is None:
                 raise AcsError(404, "InvalidAction.NotFound",
