@@ -22,7 +22,8 @@ An example, every key optional::
 
     [sms]
     account_type = "enterprise"      # personal (default) | enterprise
-    status = "normal"                # normal | frozen
+    status = "normal"                # normal | frozen | out_of_service
+    balance = 1000                   # billable messages prepaid ("unlimited", the default)
     review_delay_ms = 0              # template / signature review time
     activation_ms = 600000           # event rules go live this long after creation
     forbidden_words = ["赌"]
@@ -68,6 +69,7 @@ _SECTIONS = {"queue", "topic", "sms"}
 _SMS_KEYS = {
     "account_type", "status", "review_delay_ms", "activation_ms", "forbidden_words", "blacklist",
     "subscribe", "limits", "thresholds", "carrier", "signatures", "templates", "event_rules",
+    "balance",
 }
 
 
@@ -161,6 +163,9 @@ async def _apply_sms(broker: Broker, sms_config: Mapping[str, Any]) -> None:
     ))
     if carrier:
         raise ConfigError(f"sms.carrier: unknown {sorted(carrier)}")
+    if "balance" in sms_config:
+        balance = sms_config["balance"]
+        await _step("sms.balance", sms.set_balance(None if balance == "unlimited" else balance))
     for kind, value in dict(sms_config.get("thresholds", {})).items():
         await _step(f"sms.thresholds.{kind}", sms.set_threshold(kind, _threshold(value, kind)))
     for message_type in sms_config.get("subscribe", []):
