@@ -56,8 +56,10 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument(
         "--dev-endpoints",
         action="store_true",
-        help="serve the developer endpoints under /_minimns/sms (handset inboxes, replies, thresholds)",
+        help="serve the /_minimns endpoints that change state (reset, SMS replies, lifting "
+        "thresholds); the read-only ones come with the console",
     )
+    s.add_argument("--no-console", action="store_true", help="turn the web console at /console off")
     s.add_argument("--log-level", default="WARNING", help="logging level (default WARNING)")
     return parser
 
@@ -71,6 +73,7 @@ async def _serve(args: argparse.Namespace, clock: trio.testing.MockClock | None)
         account_id=args.account_id,
         region=args.region,
         dev_endpoints=args.dev_endpoints,
+        console=not args.no_console,
     )
     durable = (
         {"data_dir": args.data_dir, "fsync": args.fsync, "fsync_interval_ms": args.fsync_interval_ms}
@@ -93,6 +96,8 @@ async def _serve(args: argparse.Namespace, clock: trio.testing.MockClock | None)
             print(f"minimns: virtual clock: POST {endpoint}/_minimns/clock/advance?seconds=N", flush=True)
         if args.data_dir:
             print(f"minimns: durable: {args.data_dir} (fsync {args.fsync})", flush=True)
+        if options.console:
+            print(f"minimns: console at {endpoint}/console", flush=True)
         print(f"minimns: serving MNS at {endpoint}", flush=True)
         with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
             async for _ in signals:

@@ -221,11 +221,16 @@ def test_the_overview_and_lifting_a_threshold(server):
     assert caught.value.code == 400 and json.loads(caught.value.read())["Code"] == "InvalidArgument"
 
 
-def test_developer_endpoints_are_off_without_the_flag():
-    with ServerThread() as running:
+def test_changing_developer_endpoints_need_the_flag():
+    with ServerThread() as running:  # the console is on: reading is allowed
+        assert dev(running, "")["topic"] == "sms.topic-cn-hangzhou"
+        with pytest.raises(urllib.error.HTTPError) as caught:
+            dev(running, "/reply", {"number": NUMBER, "content": "x"})
+        assert caught.value.code == 400  # InvalidRequestURL, as any unknown path
+    with ServerThread(ServerOptions(port=0, console=False)) as running:
         with pytest.raises(urllib.error.HTTPError) as caught:
             dev(running, "")
-        assert caught.value.code == 400  # InvalidRequestURL, as any unknown path
+        assert caught.value.code == 400
 
 
 def test_reset_drops_sms_state(server):

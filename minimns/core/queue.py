@@ -244,6 +244,32 @@ class QueueState:
                     heappush(frontier, (heap[child], child))
         return out
 
+    def dump(self, now: int, limit: int = 1000) -> list[dict]:
+        """Up to ``limit`` messages in enqueue order with their state, for developers:
+        nothing is received or changed (time's due effects apply, as for any read).
+        ``receipt_handle`` is the handle now valid, if the message was received."""
+        self._advance(now)
+        out = []
+        for record in self._by_age:
+            if record.state is DELETED or self._messages.get(record.seq) is not record:
+                continue
+            fields = self._view_fields(record)
+            out.append({
+                "message_id": fields[0],
+                "body": record.body,
+                "state": record.state.name.lower(),
+                "priority": record.priority,
+                "dequeue_count": record.dequeue_count,
+                "enqueue_time": record.enqueue_time,
+                "first_dequeue_time": record.first_dequeue_time,
+                "next_visible_time": record.next_visible,
+                "receipt_handle": (f"{self._handle_prefix}{record.seq:X}-{record.handle_gen:X}"
+                                   if record.handle_gen and record.state is not ACTIVE else None),
+            })
+            if len(out) >= limit:
+                break
+        return out
+
     def _view_fields(self, record: MessageRecord) -> tuple:
         props = record.properties
         first = record.first_dequeue_time

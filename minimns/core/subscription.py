@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, replace
-from heapq import heappop, heappush
+from heapq import heappop, heappush, nsmallest
 from itertools import count
 from typing import TYPE_CHECKING
 
@@ -244,6 +244,11 @@ class SubscriptionState:
 
     def next_due(self) -> int | None:
         return self._retrying[0][0] if self._retrying else None
+
+    def scheduled_retries(self, limit: int = 100) -> list[tuple[int, str, int]]:
+        """(due ms, message id, attempts so far) of the earliest ``limit`` retries."""
+        return [(due, d.message.message_id, d.attempts)
+                for due, _, d in nsmallest(limit, self._retrying)]
 
     def discard(self) -> int:
         """Forget every pending delivery (unsubscribe, topic deletion); how many."""

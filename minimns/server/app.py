@@ -8,7 +8,6 @@ anything else is a bug, logged and answered with InternalError.
 
 from __future__ import annotations
 
-import json
 import re
 import logging
 import random
@@ -31,8 +30,9 @@ from ..errors import (
     MNSError,
     SecurityTokenExpired,
 )
-from ..push.signing import PushSigner
-from . import account_routes, queue_routes, sms_api, sms_routes, topic_routes
+from . import account_routes, dev_routes, queue_routes, sms_api, topic_routes
+from .console import Console
+from .metrics import RequestMetrics
 from .auth import Credentials, key_id_of, verify
 from .http import Request, Response
 from .tokens import TemporaryKey
@@ -44,19 +44,19 @@ log = logging.getLogger("minimns.server")
 
 API_VERSION = "2015-06-06"
 _HOST = re.compile(r"[A-Za-z0-9._~-]{1,253}(:[0-9]{1,5})?|\[[0-9A-Fa-f:.]{2,45}\](:[0-9]{1,5})?")
-SIGNING_CERT_PATH = "/_minimns/x509_public_certificate.pem"
 Route = Callable[["Call"], Awaitable[Response]]
 
 
 class Call:
     """One request being answered: the request, its id, and the response helpers."""
 
-    __slots__ = ("app", "request", "request_id")
+    __slots__ = ("app", "request", "request_id", "operation")
 
     def __init__(self, app: "MNSApp", request: Request, request_id: str) -> None:
         self.app = app
         self.request = request
         self.request_id = request_id
+        self.operation = ""  # the handler's name, for metrics
 
     @property
     def broker(self) -> Broker:
@@ -131,6 +131,7 @@ class MNSApp:
         default_host: str = "127.0.0.1",
         wall_clock: Callable[[], float] = time.time,
         dev_endpoints: bool = False,
+        console: bool = False,
     ) -> None:
         self.broker = broker
         self.credentials = credentials
@@ -140,6 +141,9 @@ class MNSApp:
         self.default_host = default_host
         self.dev_endpoints = dev_endpoints  # /_minimns/sms/...: only when asked for
         self.sms_api = sms_api.SmsApi(self)  # the SMS API's RPC requests, on the same port
+        self.console_enabled = console
+        self.console = Console(self)
+        self.request_metrics = RequestMetrics()
         self._wall_clock = wall_clock
         self._request_prefix = f"{random.getrandbits(48):012X}"
         self._request_count = 0
@@ -151,10 +155,28 @@ class MNSApp:
     async def __call__(self, request: Request) -> Response:
         self._request_count += 1
         call = Call(self, request, f"{self._request_prefix}{self._request_count:012X}")
+        started = time.perf_counter()
+        response = await self._answer(call)
+        if not request.path.startswith(("/_minimns/", "/console")):
+            parts = request.path.split("/")
+            self.request_metrics.observe(
+                call.operation, parts[1] if len(parts) > 1 else "", parts[2] if len(parts) > 2 else "",
+                response.status, time.perf_counter() - started,
+            )
+        return response
+
+    async def _answer(self, call: Call) -> Response:
+        request = call.request
         try:
             if request.path.startswith("/_minimns/"):
-                return await self._developer(call)
+                return await dev_routes.handle(call, self)
+            if request.path == "/console" or request.path.startswith("/console/"):
+                if not self.console_enabled:
+                    raise InvalidRequestURL("The console is off (--no-console).")
+                return await self.console.handle(call)
             if sms_api.is_rpc(request):
+                call.operation = request.headers.get("x-acs-action") or request.query.get("action", "")
+                return await self.sms_api.handle(call)
                 return await self.sms_api.handle(call)
             temporary = self._temporary_key(request)
             if temporary is not None:
@@ -168,7 +190,9 @@ class MNSApp:
                 if version != API_VERSION:
                     raise InvalidVersionHeader(f"The x-mns-version should be {API_VERSION}.")
                 verify(request, self.credentials, int(self._wall_clock() * 1000))
-            return await self._route(call)(call)
+            handler = self._route(call)
+            call.operation = handler.__name__
+            return await handler(call)
         except MNSError as error:
             return call.error(error)
         except trio.Cancelled:
@@ -208,6 +232,7 @@ class MNSApp:
             await self.broker.get_queue(name).delete()
         self.broker.outbox.clear()
         await self.broker.sms.reset()
+        self.sms_api.keys.clear()
         if self.broker.logging_bucket:
             self.broker.change(["la", self.broker.now(), ""])
 
@@ -242,32 +267,14 @@ class MNSApp:
             return account_routes.open_service
         raise InvalidRequestURL(f"The request URL {request.path} is not valid.")
 
-    async def _developer(self, call: Call) -> Response:
-        """The push signing certificate (always: receivers verify pushes with it);
-        ``/_minimns/clock`` (GET) and ``/_minimns/clock/advance?seconds=N`` (POST),
-        present only when the server runs on a virtual clock."""
-        request = call.request
-        if request.path == SIGNING_CERT_PATH and request.method == "GET":
-            signer = getattr(self.broker.pusher, "signer", None) or PushSigner.default()
-            return call.respond(200, signer.certificate_pem, content_type="application/x-pem-file")
-        if self.dev_endpoints and (
-            request.path == sms_routes.PREFIX or request.path.startswith(sms_routes.PREFIX + "/")
-        ):
-            return await sms_routes.handle(call, self.broker)
-        if self.clock is None or request.path not in ("/_minimns/clock", "/_minimns/clock/advance"):
-            raise InvalidRequestURL(f"The request URL {request.path} is not valid.")
-        if request.path == "/_minimns/clock" and request.method != "GET":
-            raise InvalidRequestURL("Read the clock with GET.")
-        if request.path == "/_minimns/clock/advance":
-            if request.method != "POST":
-                raise InvalidRequestURL("Advance the clock with POST.")
-            call.allow_query("seconds")
-            try:
-                seconds = float(request.query.get("seconds", ""))
-            except ValueError:
-                raise InvalidArgument("seconds should be a number of seconds.") from None
-            if not 0 <= seconds <= 365 * 86400:
-                raise InvalidArgument("seconds should be between 0 and 31536000.")
-            self.clock.jump(seconds)
-        body = json.dumps({"now_ms": self.broker.now(), "virtual": True}).encode()
-        return call.respond(200, body, content_type="application/json")
+    def advance_clock(self, seconds_text: str) -> None:
+        """Jump the virtual clock (``--virtual-clock``) by ``seconds_text`` seconds."""
+        if self.clock is None:
+            raise InvalidRequestURL("The clock is not virtual (start with --virtual-clock).")
+        try:
+            seconds = float(seconds_text)
+        except ValueError:
+            raise InvalidArgument("seconds should be a number of seconds.") from None
+        if not 0 <= seconds <= 365 * 86400:
+            raise InvalidArgument("seconds should be between 0 and 31536000.")
+        self.clock.jump(seconds)

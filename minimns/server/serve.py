@@ -11,7 +11,8 @@ import trio.testing
 
 from ..broker.broker import Broker
 from ..push.client import HttpPusher
-from .app import SIGNING_CERT_PATH, MNSApp
+from .app import MNSApp
+from .dev_routes import CERT_PATH as SIGNING_CERT_PATH
 from .auth import Credentials
 from .http import HttpLimits, serve_connection
 
@@ -30,7 +31,8 @@ class ServerOptions:
     account_id: str = "1234567890"
     region: str = "cn-hangzhou"
     max_connections: int = 20000
-    dev_endpoints: bool = False  # the /_minimns/sms developer endpoints
+    dev_endpoints: bool = False  # /_minimns endpoints that change state (reset, SMS replies ...)
+    console: bool = True  # the web console at /console (and the read-only /_minimns endpoints)
     limits: HttpLimits = field(default_factory=HttpLimits)
 
     @property
@@ -67,6 +69,7 @@ async def serve(
         clock=clock,
         default_host=f"{shown}:{port}",
         dev_endpoints=options.dev_endpoints,
+        console=options.console,
     )
     limits = options.limits
     if clock is not None:

@@ -65,6 +65,7 @@ class SendRecords:
         self._by_key: dict[tuple[str, str], SendRecord] = {}  # (biz_id, number)
         self._by_number: dict[str, deque[SendRecord]] = {}
         self._stats: dict[int, dict[str, int]] = {}  # beijing day -> counts
+        self.totals: dict[str, int] = dict.fromkeys(_STAT_KEYS, 0)  # since the start, for metrics
 
     def __len__(self) -> int:
         return len(self._records)
@@ -91,6 +92,7 @@ class SendRecords:
         if day is None:
             day = self._stats[beijing_day(now)] = dict.fromkeys(_STAT_KEYS, 0)
         day[key] += n
+        self.totals[key] += n
 
     def prune(self, now: int) -> None:
         """Forget records (and statistics) older than 30 days."""
@@ -130,6 +132,11 @@ class SendRecords:
         start = (current_page - 1) * page_size
         return len(matching), matching[start:start + page_size]
 
+    def recent(self, limit: int = 50) -> list[SendRecord]:
+        """The newest ``limit`` records of every number, newest first."""
+        records = self._records
+        return [records[-i] for i in range(1, min(limit, len(records)) + 1)]
+
     def by_number(self, number: str) -> list[SendRecord]:
         return list(self._by_number.get(number, ()))
 
@@ -141,6 +148,7 @@ class SendRecords:
         return {
             "records": [list(astuple(r)) for r in self._records],
             "stats": [[day, counts] for day, counts in self._stats.items()],
+            "totals": self.totals,
         }
 
     @classmethod
@@ -152,6 +160,7 @@ class SendRecords:
             records._by_key[(record.biz_id, record.phone_number)] = record
             records._by_number.setdefault(record.phone_number, deque()).append(record)
         records._stats = {day: dict(counts) for day, counts in data["stats"]}
+        records.totals.update(data.get("totals", {}))
         return records
 
 
