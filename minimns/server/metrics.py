@@ -44,12 +44,12 @@ class _Writer:
         self.lines: list[str] = []
         self._described: set[str] = set()
 
-    def metric(self, name: str, kind: str, help_text: str, value: float,
+    def metric(self, name: str, metric_type: str, help_text: str, value: float,
                **labels: str) -> None:
         if name not in self._described:
             self._described.add(name)
             self.lines.append(f"# HELP {name} {help_text}")
-            self.lines.append(f"# TYPE {name} {kind}")
+            self.lines.append(f"# TYPE {name} {metric_type}")
         self.sample(name, value, **labels)
 
     def sample(self, name: str, value: float, **labels: str) -> None:

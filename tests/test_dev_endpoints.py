@@ -1,0 +1,197 @@
+"""The /_minimns developer endpoints and the Prometheus metrics, over HTTP, as a test suite in
+any language would read them; what the console may and may not do (auth, cross-site posts)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import urllib.error
+import urllib.request
+
+import pytest
+from mns.account import Account
+from mns.queue import Message, QueueMeta
+from mns.subscription import SubscriptionMeta
+from mns.topic import TopicMessage
+
+from minimns.server.serve import ServerOptions
+from minimns.server.thread import ServerThread
+
+
+def get(server, path, auth=None, method="GET", data=None, headers=None):
+    request = urllib.request.Request(server.endpoint + path, method=method, data=data,
+                                     headers=dict(headers or {}))
+    if auth:
+        token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
+        request.add_header("Authorization", f"Basic {token}")
+    with urllib.request.urlopen(request) as response:
+        return response.status, response.headers.get("Content-Type"), response.read()
+
+
+def get_json(server, path, **kwargs):
+    return json.loads(get(server, path, **kwargs)[2])
+
+
+def status_of(server, path, **kwargs):
+    with pytest.raises(urllib.error.HTTPError) as caught:
+        get(server, path, **kwargs)
+    return caught.value.code
+
+
+@pytest.fixture
+def server():
+    with ServerThread(ServerOptions(port=0, dev_endpoints=True)) as running:
+        yield running
+
+
+def test_health(server):
+    health = get_json(server, "/_minimns/health")
+    assert health["status"] == "ok" and health["queues"] == 0 and health["virtual_clock"] is True
+
+
+def test_the_queue_dump_shows_every_state_and_receives_nothing(server):
+    account = Account(server.endpoint, "id", "key")
+    queue = account.get_queue("jobs")
+    queue.set_encoding(False)  # bodies as sent, not base64
+    queue.create(QueueMeta())
+    queue.send_message(Message("ready"))
+    queue.send_message(Message("later", delay_seconds=60))
+    queue.send_message(Message("taken"))
+    taken = queue.receive_message()  # the first active one ("ready") is now inactive
+    dump = get_json(server, "/_minimns/queues/jobs/messages")
+    assert (dump["active"], dump["inactive"], dump["delayed"]) == (1, 1, 1)
+    states = {m["body"]: m for m in dump["messages"]}
+    assert [m["body"] for m in dump["messages"]] == ["ready", "later", "taken"]
+    assert states["later"]["state"] == "delayed" and states["taken"]["state"] == "active"
+    received = states[taken.message_body]
+    assert received["state"] == "inactive" and received["dequeue_count"] == 1
+    assert received["receipt_handle"] == taken.receipt_handle
+    assert states["taken"]["receipt_handle"] is None
+    again = get_json(server, "/_minimns/queues/jobs/messages")
+    assert again == dump  # reading changed nothing
+    assert [m["body"] for m in get_json(server, "/_minimns/queues/jobs/messages?limit=1")["messages"]] == ["ready"]
+    assert status_of(server, "/_minimns/queues/nope/messages") == 404
+
+
+def test_outbox_and_pushes(server):
+    account = Account(server.endpoint, "id", "key")
+    topic = account.get_topic("news")
+    from mns.topic import TopicMeta
+    topic.create(TopicMeta())
+    topic.get_subscription("mail").subscribe(SubscriptionMeta("mail:directmail:a@example.com"))
+    topic.get_subscription("dead").subscribe(SubscriptionMeta("http://127.0.0.1:1/push"))
+    topic.publish_message(TopicMessage("hello"))
+    outbox = get_json(server, "/_minimns/outbox")
+    assert [(d["address"], d["message_body"]) for d in outbox["mail"]] == [("a@example.com", "hello")]
+    server.wait_pushes_settled()
+    pushes = {p["subscription"]: p for p in get_json(server, "/_minimns/pushes")}
+    dead = pushes["dead"]
+    assert dead["failures"] == 1 and dead["retrying"] == 1
+    assert dead["retries"][0]["attempts"] == 1 and dead["retries"][0]["due"] == dead["next_retry_time"]
+    assert pushes["mail"]["delivered"] == 1
+
+
+def test_reset_drops_everything(server):
+    account = Account(server.endpoint, "id", "key")
+    account.get_queue("q").create(QueueMeta())
+    assert get_json(server, "/_minimns/reset", method="POST", data=b"") == {"ok": True}
+    assert get_json(server, "/_minimns/health")["queues"] == 0
+
+
+def test_reset_needs_the_flag():
+    with ServerThread() as running:
+        assert status_of(running, "/_minimns/reset", method="POST", data=b"") == 400
+        assert get_json(running, "/_minimns/health")["status"] == "ok"  # reading comes with the console
+
+
+METRIC_LINE = re.compile(r'^[a-z_]+(\{([a-z_]+="([^"\\]|\\.)*",?)*\})? -?[0-9.e+]+(Inf)?$')
+
+
+def test_metrics_in_the_prometheus_text_format(server):
+    account = Account(server.endpoint, "id", "key")
+    queue = account.get_queue('odd"name'.replace('"', "-"))
+    queue.create(QueueMeta())
+    queue.send_message(Message("x"))
+    queue.send_message(Message("y", delay_seconds=5))
+    message = queue.receive_message()
+    queue.delete_message(message.receipt_handle)
+    status, content_type, body = get(server, "/_minimns/metrics")
+    text = body.decode()
+    assert content_type.startswith("text/plain; version=0.0.4")
+    assert text.endswith("\n")
+    for line in text.splitlines():
+        assert line.startswith("# HELP ") or line.startswith("# TYPE ") or METRIC_LINE.match(line), line
+    assert 'minimns_queue_messages{queue="odd-name",state="delayed"} 1' in text
+    assert 'minimns_queue_messages{queue="odd-name",state="active"} 0' in text
+    assert ('minimns_requests_total{operation="send_message",kind="queues",resource="odd-name",'
+            'status="201"} 2') in text
+    assert ('minimns_requests_total{operation="delete_message",kind="queues",resource="odd-name",'
+            'status="204"} 1') in text
+    counts = re.findall(r'^minimns_request_duration_seconds_bucket\{le="([^"]+)"\} (\d+)$', text, re.M)
+    values = [int(v) for _, v in counts]
+    assert values == sorted(values) and counts[-1][0] == "+Inf"
+    assert re.search(r"^minimns_request_duration_seconds_count (\d+)$", text, re.M).group(1) == str(values[-1])
+    assert "minimns_sms_accepted_total 0" in text
+
+
+def test_metrics_count_pushes_and_sms():
+    config = {"sms": {"signatures": [{"name": "阿里云"}], "carrier": {"latency_ms": 0},
+                      "templates": [{"code": "SMS_1", "name": "c", "content": "验证码${code}",
+                                     "type": "verification"}]}}
+    with ServerThread(config=config) as running:
+        account = Account(running.endpoint, "id", "key")
+        from mns.topic import DirectSMSInfo
+        info = DirectSMSInfo(free_sign_name="阿里云", template_code="SMS_1", single=True)
+        info.add_receiver("13800000000")
+        info.set_params({"code": "1"})
+        account.get_topic("sms.topic-cn-hangzhou").publish_message(TopicMessage("s", direct_sms=info))
+        text = get(running, "/_minimns/metrics")[2].decode()
+        assert "minimns_sms_accepted_total 1" in text and "minimns_sms_delivered_total 1" in text
+        assert ('minimns_push_delivered_total{topic="sms.topic-cn-hangzhou",'
+                'subscription="sms-subscription"} 1') in text
+
+
+def test_with_keys_the_console_and_endpoints_need_basic_auth():
+    options = ServerOptions(port=0, access_key_id="ak", access_key_secret="sk", dev_endpoints=True)
+    with ServerThread(options) as running:
+        assert status_of(running, "/console/queues") == 401
+        assert status_of(running, "/_minimns/health") == 401
+        assert status_of(running, "/_minimns/health", auth=("ak", "wrong")) == 401
+        assert get(running, "/console/queues", auth=("ak", "sk"))[0] == 200
+        assert get_json(running, "/_minimns/health", auth=("ak", "sk"))["status"] == "ok"
+        # the push certificate stays public: receivers fetch it
+        assert get(running, "/_minimns/x509_public_certificate.pem")[0] == 200
+
+
+def test_a_cross_site_post_is_refused(server):
+    form = b"action=create&name=evil"
+    assert status_of(server, "/console/queues", method="POST", data=form,
+                     headers={"Origin": "http://evil.example",
+                              "Content-Type": "application/x-www-form-urlencoded"}) == 403
+    host = server.endpoint.partition("//")[2]
+    status, _, page = get(server, "/console/queues", method="POST", data=form,
+                          headers={"Origin": f"http://{host}",
+                                   "Content-Type": "application/x-www-form-urlencoded"})
+    assert status == 200 and b"evil" in page
+    assert get_json(server, "/_minimns/health")["queues"] == 1
+
+
+def test_console_off():
+    with ServerThread(ServerOptions(port=0, console=False)) as running:
+        assert status_of(running, "/console/queues") == 400
+        assert status_of(running, "/_minimns/health") == 400
+
+
+def test_console_pages_render_and_escape(server):
+    account = Account(server.endpoint, "id", "key")
+    queue = account.get_queue("q1")
+    queue.set_encoding(False)
+    queue.create(QueueMeta())
+    queue.send_message(Message("<script>alert(1)</script>"))
+    for path in ("/console/queues", "/console/queues/q1", "/console/topics", "/console/sms",
+                 "/console/clock", "/console/static/console.js", "/console/static/console.css"):
+        assert get(server, path)[0] == 200, path
+    page = get(server, "/console/queues/q1")[2]
+    assert b"<script>alert(1)</script>" not in page and b"&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert get(server, "/console/queues/missing")[0] == 200  # a page saying it does not exist
