@@ -88,6 +88,14 @@ def page(title: str, active: str, body: str, *, flash: str = "", error: str = ""
 <main><h1>{e(title)}</h1>{notes}{body}</main></body></html>"""
 
 
+def _address_and_delete(base_url: str, kind: str, name: str) -> str:
+    """A list row's last actions: 获取地址 (the endpoint URL) and 删除."""
+    return (f'<details class="address"><summary>获取地址 Address</summary>'
+            f'<code>{e(base_url)}/{kind}s/{e(name)}</code></details> · '
+            + button("delete", "删除 Delete", {kind: name}, danger=True,
+                     confirm=f"Delete {kind} {name}?"))
+
+
 # ---------------------------------------------------------------- queues
 
 
@@ -107,10 +115,7 @@ def queues_page(metas: list[Any], base_url: str) -> str:
             "开启" if m.logging_enabled else "关闭",
             f'<a href="{link}#modify">修改 Modify</a> · <a href="{link}#send">发送 Send</a> · '
             f'<a href="{link}#receive">接收 Receive</a> · <a href="{link}#peek">Peek</a> · '
-            f'<details class="address"><summary>获取地址 Address</summary>'
-            f'<code>{e(base_url)}/queues/{e(m.queue_name)}</code></details> · '
-            + button("delete", "删除 Delete", {"queue": m.queue_name}, danger=True,
-                     confirm=f"Delete queue {m.queue_name}?"),
+            + _address_and_delete(base_url, "queue", m.queue_name),
         ])
     table = _table("queue-table", ["队列名称 Name", "消息保存时长 Retention", "消息延迟 Delay",
                                    "活跃 Active", "非活跃 Inactive", "延迟 Delayed",
@@ -215,10 +220,7 @@ def topics_page(metas: list[Any], base_url: str) -> str:
             when(m.create_time * 1000),
             f'<a href="{link}#configure">配置 Configure</a> · <a href="{link}#publish">发布 Publish</a>'
             f' · <a href="{link}#subscriptions">订阅列表 Subscriptions</a> · '
-            f'<details class="address"><summary>获取地址 Address</summary>'
-            f'<code>{e(base_url)}/topics/{e(m.topic_name)}</code></details> · '
-            + button("delete", "删除 Delete", {"topic": m.topic_name}, danger=True,
-                     confirm=f"Delete topic {m.topic_name}?"),
+            + _address_and_delete(base_url, "topic", m.topic_name),
         ])
     table = _table("topic-table", ["主题名称 Name", "消息数 Messages", "消息最大长度 MaxSize",
                                    "消息保存时长 Retention", "创建时间 Created", "操作 Actions"], rows)

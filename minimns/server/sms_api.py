@@ -289,21 +289,9 @@ class SmsApi:
         return {"SignName": name}
 
     async def query_sign_list(self, params: Params) -> dict[str, Any]:
-        index = params.integer("PageIndex", 1, 10**9, default=1)
-        size = params.integer("PageSize", 1, 50, default=10)
-        signatures = self.sms.signatures()
-        page = signatures[(index - 1) * size:index * size]
-        return {
-            "CurrentPage": index, "PageSize": size, "TotalCount": len(signatures),
-            "SmsSignList": [
-                {"SignName": s.name, "AuditStatus": _AUDIT[s.state],
-                 "CreateDate": wall_time(s.created_at), "BusinessType": s.sign_type,
-                 "OrderId": s.work_order,
-                 "Reason": {"RejectInfo": s.reason or "", "RejectDate":
-                            wall_time(s.reviewed_at) if s.reason and s.reviewed_at else ""}}
-                for s in page
-            ],
-        }
+        return _listing(params, self.sms.signatures(), "SmsSignList", lambda s: {
+            "SignName": s.name, "BusinessType": s.sign_type,
+        })
 
     async def add_template(self, params: Params) -> dict[str, Any]:
         kind = TEMPLATE_TYPES[params.integer("TemplateType", 0, 3)]
@@ -329,23 +317,11 @@ class SmsApi:
         return {"TemplateCode": code}
 
     async def query_template_list(self, params: Params) -> dict[str, Any]:
-        index = params.integer("PageIndex", 1, 10**9, default=1)
-        size = params.integer("PageSize", 1, 50, default=10)
-        templates = self.sms.templates()
-        page = templates[(index - 1) * size:index * size]
-        return {
-            "CurrentPage": index, "PageSize": size, "TotalCount": len(templates),
-            "SmsTemplateList": [
-                {"TemplateCode": t.code, "TemplateName": t.name, "TemplateContent": t.content,
-                 "TemplateType": TEMPLATE_TYPES.index(t.kind.value),
-                 "OuterTemplateType": TEMPLATE_TYPES.index(t.kind.value),
-                 "AuditStatus": _AUDIT[t.state], "CreateDate": wall_time(t.created_at),
-                 "OrderId": t.work_order,
-                 "Reason": {"RejectInfo": t.reason or "", "RejectDate":
-                            wall_time(t.reviewed_at) if t.reason and t.reviewed_at else ""}}
-                for t in page
-            ],
-        }
+        return _listing(params, self.sms.templates(), "SmsTemplateList", lambda t: {
+            "TemplateCode": t.code, "TemplateName": t.name, "TemplateContent": t.content,
+            "TemplateType": TEMPLATE_TYPES.index(t.kind.value),
+            "OuterTemplateType": TEMPLATE_TYPES.index(t.kind.value),
+        })
 
     # -- the receipt-queue token ----------------------------------------------------------
 
@@ -367,6 +343,25 @@ class SmsApi:
             "CreateTime": wall_time(key.created_at),
             "ExpireTime": wall_time(key.expires_at),
         }}
+
+
+def _listing(params: Params, records: list[Any], key: str,
+             fields: Callable[[Any], dict[str, Any]]) -> dict[str, Any]:
+    """QuerySmsSignList / QuerySmsTemplateList: one page (PageIndex, PageSize <= 50) of
+    signatures or templates with their review fields."""
+    index = params.integer("PageIndex", 1, 10**9, default=1)
+    size = params.integer("PageSize", 1, 50, default=10)
+    page = records[(index - 1) * size:index * size]
+    return {
+        "CurrentPage": index, "PageSize": size, "TotalCount": len(records),
+        key: [
+            {**fields(r), "AuditStatus": _AUDIT[r.state], "CreateDate": wall_time(r.created_at),
+             "OrderId": r.work_order,
+             "Reason": {"RejectInfo": r.reason or "", "RejectDate":
+                        wall_time(r.reviewed_at) if r.reason and r.reviewed_at else ""}}
+            for r in page
+        ],
+    }
 
 
 def _extend_code(value: object) -> str | None:
