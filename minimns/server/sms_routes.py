@@ -1,4 +1,5 @@
-"""Developer endpoints for SMS under ``/_minimns/sms`` (only with ``--dev-endpoints``).
+"""Developer endpoints for SMS under ``/_minimns/sms`` (reading with the console or
+``--dev-endpoints``; replying and lifting only with ``--dev-endpoints``, see dev_routes.py).
 
 JSON in, JSON out, so a test suite in any language can read what a phone
 received, reply from a number and lift a threshold over HTTP:
