@@ -118,3 +118,16 @@ def test_no_signature_at_all():
     with pytest.raises(AcsError) as caught:
         check("/?Action=SendSms", {})
     assert caught.value.code == "MissingSignature"
+
+
+def test_a_non_ascii_signature_is_a_mismatch_not_a_crash():
+    target, headers = acs3()
+    headers["authorization"] = headers["authorization"].rsplit("=", 1)[0] + "=é"
+    with pytest.raises(AcsError) as caught:
+        check(target, headers)
+    assert caught.value.code == "SignatureDoesNotMatch"
+    target, headers, body = v2()
+    target = target.rsplit("Signature=", 1)[0] + "Signature=%C3%A9"
+    with pytest.raises(AcsError) as caught:
+        check(target, headers, body)
+    assert caught.value.code == "SignatureDoesNotMatch"

@@ -11,6 +11,7 @@ import urllib.request
 
 import pytest
 from mns.account import Account
+from mns.mns_exception import MNSServerException
 from mns.queue import Message, QueueMeta
 from mns.subscription import SubscriptionMeta
 from mns.topic import TopicMessage
@@ -195,3 +196,54 @@ def test_console_pages_render_and_escape(server):
     page = get(server, "/console/queues/q1")[2]
     assert b"<script>alert(1)</script>" not in page and b"&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert get(server, "/console/queues/missing")[0] == 200  # a page saying it does not exist
+
+
+def test_odd_input_never_answers_500():
+    options = ServerOptions(port=0, access_key_id="ak", access_key_secret="sk")
+    with ServerThread(options) as running:
+        request = urllib.request.Request(running.endpoint + "/console/queues")
+        request.add_header("Authorization", "Basic \u00e9\u00e9".encode().decode("latin-1"))
+        with pytest.raises(urllib.error.HTTPError) as caught:
+            urllib.request.urlopen(request)
+        assert caught.value.code == 401
+    with ServerThread(ServerOptions(port=0, dev_endpoints=True)) as running:
+        account = Account(running.endpoint, "id", "key")
+        account.get_queue("q1").create(QueueMeta())
+        from mns.topic import TopicMeta
+        account.get_topic("t1").create(TopicMeta())
+        assert get(running, "/console/topics/t1?page=" + "9" * 5000)[0] == 200
+        assert status_of(running, "/_minimns/queues/q1/messages?limit=" + "0" * 5000 + "1") == 400
+        form = "action=threshold&kind=day&threshold=\u00b2".encode()
+        status, _, page = get(running, "/console/sms", method="POST", data=form,
+                              headers={"Content-Type": "application/x-www-form-urlencoded"})
+        assert status == 200 and b"a quota is a count" in page
+        status, _, page = get(running, "/console/queues", method="POST", data=b"action=delete",
+                              headers={"Content-Type": "application/x-www-form-urlencoded"})
+        assert status == 200 and b'class="error"' in page  # an unnamed queue: the MNS error, shown
+
+
+def test_developer_posts_from_another_site_are_refused(server):
+    assert status_of(server, "/_minimns/reset", method="POST", data=b"",
+                     headers={"Origin": "http://evil.example"}) == 403
+    assert get_json(server, "/_minimns/reset", method="POST", data=b"") == {"ok": True}
+
+
+def test_metric_families_are_contiguous_and_made_up_paths_are_not_counted(server):
+    account = Account(server.endpoint, "id", "key")
+    from mns.topic import TopicMeta
+    topic = account.get_topic("t")
+    topic.create(TopicMeta())
+    for name in ("a", "b"):
+        topic.get_subscription(name).subscribe(SubscriptionMeta("mail:directmail:x@example.com"))
+    for i in range(5):
+        with pytest.raises(MNSServerException):
+            account.get_queue(f"ghost{i}").get_attributes()
+    text = get(server, "/_minimns/metrics")[2].decode()
+    names = [line.split("{")[0].split(" ")[0] for line in text.splitlines() if not line.startswith("#")]
+    seen = []
+    for name in names:
+        if not seen or seen[-1] != name:
+            assert name not in seen, f"{name} is split into two groups"
+            seen.append(name)
+    assert "ghost" not in text
+    assert 'operation="get_queue_attributes",kind="queues",resource="",status="404"} 5' in text

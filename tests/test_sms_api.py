@@ -228,6 +228,20 @@ def test_invalid_parameters(server):
     assert big_page.code == "isv.INVALID_PARAMETERS"
 
 
+def test_odd_numbers_and_deep_json_are_refused_not_crashed_on(server):
+    sdk = client(server)
+    odd = sdk.query_send_details(models.QuerySendDetailsRequest(
+        phone_number=NUMBER, send_date=today(server), page_size="²", current_page=1)).body
+    assert odd.code == "isv.INVALID_PARAMETERS"
+    huge = sdk.query_sms_sign_list(models.QuerySmsSignListRequest(page_index="9" * 5000)).body
+    assert huge.code == "isv.INVALID_PARAMETERS"
+    deep = sdk.send_batch_sms(models.SendBatchSmsRequest(
+        phone_number_json="[" * 100_000, sign_name_json="[]", template_code="SMS_2")).body
+    assert deep.code == "isv.INVALID_JSON_PARAM"
+    surrogate = send(server, params='{"code": "\\ud800"}').body
+    assert surrogate.code == "isv.INVALID_JSON_PARAM"
+
+
 def test_batch_limits(server):
     numbers = [str(13000000000 + i) for i in range(101)]
     body = client(server).send_batch_sms(models.SendBatchSmsRequest(

@@ -560,3 +560,53 @@ async def test_sms_state_survives_a_restart(tmp_path, compact):
         # frequency windows came back: a second code within the minute is refused
         await publish(broker, direct(receivers=("13700000000",)))
         assert len(broker.sms.records("13700000000")) == 1
+
+
+# ---------------------------------------------------------------- a refusal changes nothing
+
+
+async def test_a_refused_sms_change_leaves_no_sms_topic_behind():
+    async with minimns.open_broker(epoch_ms=T0) as broker:
+        with pytest.raises(SmsError):
+            await broker.sms.delete_signature("nope")
+        assert await broker.list_topic() == ([], "")
+
+
+async def test_a_rule_never_adopts_an_existing_topic(tmp_path):
+    async with sms_broker() as broker:
+        await broker.create_topic("sms-event-r1")
+        await broker.create_queue("q2")
+        with pytest.raises(SmsError) as caught:
+            await broker.sms.create_event_rule("r1", "SMSRequest:SendFailed", endpoints=["events", "q2"])
+        assert caught.value.code == "InvalidArgument"
+        assert await broker.get_topic("sms-event-r1").list_subscription() == ([], "")
+        with pytest.raises(SmsError):
+            await broker.sms.create_event_rule(
+                "r2", "SMSRequest:SendFailed", endpoints=[f"http://h{i}.cn/" for i in range(11)])
+
+
+async def test_an_atomic_refusal_records_its_threshold_alert(tmp_path):
+    async with minimns.open_broker(data_dir=str(tmp_path), fsync="never", epoch_ms=T0) as broker:
+        await broker.sms.add_signature(SIGN)
+        await broker.sms.add_template("n", NOTICE_TEXT, "notification", code="SMS_2")
+        await broker.sms.set_threshold("day", 1)
+        await broker.sms.send(SIGN, "SMS_2", [NUMBER], {"order": "1"})
+        for i in range(2):
+            with pytest.raises(SmsError) as caught:
+                await broker.sms.send(SIGN, "SMS_2", [NUMBER], {"order": str(i)})
+            assert caught.value.code == "InvalidQuota"
+        alerts = list(broker.sms.service.thresholds.alerts)
+        assert len(alerts) == 3  # reached, then one per refused request
+        then = broker.now()
+    async with minimns.open_broker(data_dir=str(tmp_path), fsync="never", epoch_ms=then) as broker:
+        assert list(broker.sms.service.thresholds.alerts) == alerts
+
+
+async def test_parameters_with_lone_surrogates_or_deep_nesting_are_not_json_params():
+    async with sms_broker() as broker:
+        for params in ('{"code": "\\ud800"}', "[" * 50_000):
+            with pytest.raises(SmsError) as caught:
+                await broker.sms.send(SIGN, "SMS_1", [NUMBER], params)
+            assert caught.value.isv_code == "isv.INVALID_JSON_PARAM"
+        with pytest.raises(SmsError):
+            await broker.sms.reply(NUMBER, "\ud800")

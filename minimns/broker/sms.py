@@ -79,10 +79,10 @@ class SmsHub:
 
     def apply(self, now: int, op: str, args: dict[str, Any]) -> Any:
         """One SMS change; an SmsError or MNSError changes nothing. Any change
-        but a reset activates the service first."""
-        if op != "reset":
-            self.init(now)
+        but a reset activates the service (once it succeeded)."""
         result = self._ops[op](now, **args)
+        if op != "reset":
+            self.init(now)  # after the op: a refused op must leave nothing behind
         self.schedule()
         return result
 
@@ -257,7 +257,9 @@ class SmsHub:
         if topic:
             broker.account.topic(topic)  # TopicNotExist: the one topic must exist
         else:
-            made = broker.account.create_topic(now, rule.topic, token)[0]
+            if rule.topic in broker.account.topics:  # never adopt (and later delete) a user's topic
+                raise SmsError("InvalidArgument", f"the topic {rule.topic} already exists")
+            made = broker.account.create_topic(now, rule.topic, token)[0]  # quota checked first
             for number, endpoint in enumerate(rule.endpoints, 1):
                 made.subscribe(now, f"{rule.name}-{number}",
                                SubscriptionAttributes.make(endpoint, None, "SIMPLIFIED", None))
@@ -430,10 +432,10 @@ class Sms:
         if isinstance(params, Mapping):
             params = dict(params)
         receivers = [[number, params] for number in numbers]
-        return await self._change(
+        return _sent(await self._change(
             "send", sign_name=sign_name, template_code=template_code, receivers=receivers,
             out_id=out_id, extend_code=extend_code, message_id=self._message_id(), atomic=atomic,
-        )
+        ))
 
     async def send_batch(self, template_code: str, numbers: list[str], sign_names: list[str],
                          params: list[str | Mapping[str, str] | None] | None = None,
@@ -451,10 +453,10 @@ class Sms:
             [number, dict(p) if isinstance(p, Mapping) else p, sign, extend]
             for number, sign, p, extend in zip(numbers, sign_names, params, extend_codes)
         ]
-        return await self._change(
+        return _sent(await self._change(
             "send", sign_name=sign_names[0] if sign_names else "", template_code=template_code,
             receivers=receivers, out_id=out_id, message_id=self._message_id(), atomic=True,
-        )
+        ))
 
     async def set_balance(self, balance: int | None) -> None:
         """Billable messages prepaid (isv.AMOUNT_NOT_ENOUGH beyond them); None: unlimited."""
@@ -486,6 +488,13 @@ class Sms:
     async def reset(self) -> None:
         """Back to a new SMS service: no signatures, templates, records or rules."""
         await self._change("reset")
+
+
+def _sent(outcome: SendOutcome) -> SendOutcome:
+    """An atomic send's refusal, raised once the change (with any alert it left) is recorded."""
+    if outcome.error is not None:
+        raise outcome.error
+    return outcome
 
 
 def _kind(kind: str) -> str:

@@ -120,7 +120,7 @@ def _verify_acs3(method: str, target: str, headers: dict[str, str], body: bytes,
     canonical = f"{method}\n{path or '/'}\n{query}\n{canonical_headers}\n{signed}\n{payload}"
     to_sign = "ACS3-HMAC-SHA256\n" + hashlib.sha256(canonical.encode()).hexdigest()
     expected = hmac.new(secret.encode(), to_sign.encode(), hashlib.sha256).hexdigest()
-    if not hmac.compare_digest(expected, signature):
+    if not hmac.compare_digest(expected.encode(), signature.encode("utf-8", "surrogateescape")):
         raise _mismatch()
     return key_id
 
@@ -140,6 +140,7 @@ def _verify_rpc(method: str, query: list[tuple[str, str]], headers: dict[str, st
     canonical = "&".join(f"{_pct(k)}={_pct(v)}" for k, v in sorted(values.items()))
     to_sign = f"{method}&%2F&{_pct(canonical)}"
     digest = hmac.new((secret + "&").encode(), to_sign.encode(), hashlib.sha1).digest()
-    if not hmac.compare_digest(base64.b64encode(digest).decode(), signature):
+    if not hmac.compare_digest(base64.b64encode(digest),
+                               signature.encode("utf-8", "surrogateescape")):
         raise _mismatch()
     return values["AccessKeyId"]

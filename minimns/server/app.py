@@ -157,13 +157,20 @@ class MNSApp:
         call = Call(self, request, f"{self._request_prefix}{self._request_count:012X}")
         started = time.perf_counter()
         response = await self._answer(call)
-        if not request.path.startswith(("/_minimns/", "/console")):
-            parts = request.path.split("/")
-            self.request_metrics.observe(
-                call.operation, parts[1] if len(parts) > 1 else "", parts[2] if len(parts) > 2 else "",
-                response.status, time.perf_counter() - started,
-            )
+        if call.operation:  # an operation the server has (not a path a client made up)
+            self.request_metrics.observe(call.operation, *self._resource(request), response.status,
+                                         time.perf_counter() - started)
         return response
+
+    def _resource(self, request: Request) -> tuple[str, str]:
+        """(kind, name) for the metrics: "queues" / "topics" and the name if it exists."""
+        parts = request.path.split("/")
+        kind = parts[1] if len(parts) > 1 and parts[1] in ("queues", "topics") else ""
+        if kind and len(parts) > 2:
+            account = self.broker.account
+            if parts[2] in (account.queues if kind == "queues" else account.topics):
+                return kind, parts[2]
+        return kind, ""
 
     async def _answer(self, call: Call) -> Response:
         request = call.request
@@ -175,8 +182,6 @@ class MNSApp:
                     raise InvalidRequestURL("The console is off (--no-console).")
                 return await self.console.handle(call)
             if sms_api.is_rpc(request):
-                call.operation = request.headers.get("x-acs-action") or request.query.get("action", "")
-                return await self.sms_api.handle(call)
                 return await self.sms_api.handle(call)
             temporary = self._temporary_key(request)
             if temporary is not None:

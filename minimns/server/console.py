@@ -19,7 +19,7 @@ from urllib.parse import parse_qsl, unquote
 from ..core.sms.account import SmsError
 from ..errors import MNSError, QueueNotExist, TopicNotExist
 from . import console_assets, console_pages
-from .dev_routes import basic_auth_ok
+from .dev_routes import basic_auth_ok, same_origin, small_int
 from .sms_routes import overview as sms_overview
 
 if TYPE_CHECKING:
@@ -44,10 +44,10 @@ class _Form:
         value = self.text(name)
         if value == "":
             return None
-        try:
-            return int(value)
-        except ValueError:
-            raise _Refused(f"{name} should be a whole number, not {value!r}") from None
+        number = small_int(value.removeprefix("-"), 0, 10**12)
+        if number is None:
+            raise _Refused(f"{name} should be a whole number, not {value[:20]!r}")
+        return -number if value.startswith("-") else number
 
     def flag(self, name: str) -> bool:
         return self.values.get(name) == "true"
@@ -88,7 +88,7 @@ class Console:
             return self._html(call, 404, console_pages.page("Not found", "", "<p>No such page.</p>"))
         flash, error, extra = "", "", {}
         if request.method == "POST":
-            if not self._same_origin(request.headers):
+            if not same_origin(request.headers):
                 return call.respond(403, b"Cross-site form posts are refused.",
                                     content_type="text/plain; charset=utf-8")
             form = _Form(request.body)
@@ -124,14 +124,6 @@ class Console:
         response = call.respond(status, html.encode(), content_type="text/html; charset=utf-8")
         response.headers.append(("Cache-Control", "no-store"))
         return response
-
-    @staticmethod
-    def _same_origin(headers: dict[str, str]) -> bool:
-        origin = headers.get("origin")
-        if origin is None:
-            return True  # not a browser's cross-site post (curl, tests)
-        host = headers.get("host", "")
-        return origin in (f"http://{host}", f"https://{host}")
 
     # -- pages ------------------------------------------------------------------------------
 
@@ -176,8 +168,7 @@ class Console:
         state = self.broker.account.topics[name]
         names = sorted(n for n in state.subscriptions if n.startswith(prefix))
         pages = max(1, math.ceil(len(names) / PAGE_SIZE))
-        raw_page = query.get("page", "1")
-        page_no = min(max(int(raw_page), 1), pages) if raw_page.isdigit() else 1
+        page_no = small_int(query.get("page", "1"), 1, pages) or 1
         shown = []
         for sub_name in names[(page_no - 1) * PAGE_SIZE:page_no * PAGE_SIZE]:
             sub_state = state.subscriptions[sub_name]
@@ -209,7 +200,9 @@ class Console:
             await broker.create_queue(name, logging_enabled=form.flag("logging_enabled"), **attributes)
             return f"已创建队列 Created queue <b>{e(name)}</b>", {}
         if parts and parts[0] == "queues" and action == "delete":
-            name = form.text("queue") or unquote(parts[-1])
+            name = form.text("queue")
+            if not name:
+                raise _Refused("which queue? (the form names none)")
             await broker.get_queue(name).delete()
             return f"已删除队列 Deleted queue <b>{e(name)}</b>", {}
         if len(parts) == 2 and parts[0] == "queues":
@@ -220,7 +213,9 @@ class Console:
                                       logging_enabled=form.flag("logging_enabled"))
             return f"已创建主题 Created topic <b>{e(name)}</b>", {}
         if parts and parts[0] == "topics" and action == "delete":
-            name = form.text("topic") or unquote(parts[-1])
+            name = form.text("topic")
+            if not name:
+                raise _Refused("which topic? (the form names none)")
             await broker.get_topic(name).delete()
             return f"已删除主题 Deleted topic <b>{e(name)}</b>", {}
         if len(parts) == 2 and parts[0] == "topics":
@@ -310,9 +305,9 @@ class Console:
             raw = form.text("threshold")
             value = {"unlimited": None, "不限": None, "closed": 0, "关闭发送": 0}.get(raw, raw)
             if isinstance(value, str):
-                if not value.isdigit():
+                value = small_int(value, 0, 10**12)
+                if value is None:
                     raise _Refused("a quota is a count, unlimited or closed")
-                value = int(value)
             await sms.set_threshold(form.text("kind"), value)
             return "已设置 Set", {}
         if action == "create_rule":

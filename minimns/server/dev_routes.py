@@ -45,7 +45,7 @@ if TYPE_CHECKING:
     from .app import Call, MNSApp
     from .http import Response
 
-__all__ = ["CERT_PATH", "handle", "basic_auth_ok"]
+__all__ = ["CERT_PATH", "basic_auth_ok", "handle", "same_origin", "small_int"]
 
 CERT_PATH = "/_minimns/x509_public_certificate.pem"
 DUMP_MAX = 10_000
@@ -61,10 +61,28 @@ def basic_auth_ok(app: "MNSApp", headers: dict[str, str]) -> bool:
         return False
     try:
         user, _, password = base64.b64decode(value.strip(), validate=True).decode().partition(":")
-    except (binascii.Error, UnicodeDecodeError):
+    except (binascii.Error, ValueError):  # not base64, not ASCII, not UTF-8
         return False
     return hmac.compare_digest(user.encode(), credentials.access_key_id.encode()) and \
         hmac.compare_digest(password.encode(), credentials.access_key_secret.encode())
+
+
+def same_origin(headers: dict[str, str]) -> bool:
+    """A browser's cross-site POST carries a foreign Origin: refused (CSRF). Requests
+    without one (curl, test suites) are not from a web page."""
+    origin = headers.get("origin")
+    if origin is None:
+        return True
+    host = headers.get("host", "")
+    return origin in (f"http://{host}", f"https://{host}")
+
+
+def small_int(text: str, low: int, high: int) -> int | None:
+    """``text`` as an int in [low, high] if it is one (ASCII digits, not too long), else None."""
+    if not (text.isascii() and text.isdigit() and len(text) <= 12):
+        return None
+    value = int(text)
+    return value if low <= value <= high else None
 
 
 def json_response(call: "Call", status: int, value: Any) -> "Response":
@@ -86,6 +104,8 @@ async def handle(call: "Call", app: "MNSApp") -> "Response":
     if path == CERT_PATH and method == "GET":
         signer = getattr(app.broker.pusher, "signer", None) or PushSigner.default()
         return call.respond(200, signer.certificate_pem, content_type="application/x-pem-file")
+    if method != "GET" and not same_origin(request.headers):
+        return json_response(call, 403, {"Code": "Forbidden", "Message": "Cross-site requests are refused."})
     if not basic_auth_ok(app, request.headers):
         response = json_response(call, 401, {"Code": "Unauthorized",
                                              "Message": "Use the access key id and secret."})
@@ -136,13 +156,13 @@ def _dump(call: "Call", app: "MNSApp", name: str) -> "Response":
     state = app.broker.account.queues.get(name)
     if state is None:
         raise QueueNotExist()
-    raw = call.request.query.get("limit", "1000")
-    if not raw.isdigit() or not 1 <= int(raw) <= DUMP_MAX:
+    limit = small_int(call.request.query.get("limit", "1000"), 1, DUMP_MAX)
+    if limit is None:
         raise InvalidArgument(f"limit should be 1 to {DUMP_MAX}.")
     meta = state.meta(app.broker.now())
     return json_response(call, 200, {
         "queue": name, "active": meta.active_messages, "inactive": meta.inactive_messages,
-        "delayed": meta.delay_messages, "messages": state.dump(app.broker.now(), int(raw)),
+        "delayed": meta.delay_messages, "messages": state.dump(app.broker.now(), limit),
     })
 
 

@@ -3,8 +3,8 @@
 Gauges are read from the broker at scrape time (queue counts, push backlogs);
 counters come from ``RequestMetrics``, which the app feeds once per request
 (operation and resource, latency), and from the subscriptions' and the SMS
-service's own totals. Label values are escaped as the format requires; the
-label sets are bounded by the queues, topics and operations that exist.
+service's own totals. Label values are escaped as the format requires; each
+family's samples form one group, as the format requires.
 """
 
 from __future__ import annotations
@@ -23,8 +23,24 @@ def _label(value: str) -> str:
     return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
 
 
+_PUSH_FAMILIES = (
+    ("minimns_push_delivered_total", "counter", "Messages a subscription delivered.", "delivered"),
+    ("minimns_push_attempts_total", "counter", "Push attempts, first tries and retries.", "attempts"),
+    ("minimns_push_failures_total", "counter",
+     "Push attempts that failed (each is retried or dropped).", "failures"),
+    ("minimns_push_dropped_total", "counter",
+     "Messages dropped after the retry strategy ran out.", "dropped"),
+    ("minimns_push_pending", "gauge", "Deliveries waiting for or in an attempt now.", "pending"),
+    ("minimns_push_retrying", "gauge", "Deliveries waiting for a later retry.", "retrying"),
+)
+SERIES_MAX = 5000  # request label sets kept; beyond it new ones count under resource="_other"
+
+
 class RequestMetrics:
-    """Per-operation request counts and one latency histogram (long polls included)."""
+    """Per-operation request counts and one latency histogram (long polls included).
+
+    The caller passes only operations the server has and resources that exist, and
+    the number of label sets is capped, so a client cannot grow this without bound."""
 
     def __init__(self) -> None:
         self.requests: dict[tuple[str, str, str, int], int] = defaultdict(int)
@@ -33,7 +49,10 @@ class RequestMetrics:
         self.total_seconds = 0.0
 
     def observe(self, operation: str, kind: str, resource: str, status: int, seconds: float) -> None:
-        self.requests[(operation, kind, resource, status)] += 1
+        key = (operation, kind, resource, status)
+        if key not in self.requests and len(self.requests) >= SERIES_MAX:
+            key = (operation, kind, "_other", status)
+        self.requests[key] += 1
         self.buckets[bisect_left(BUCKETS, seconds)] += 1
         self.count += 1
         self.total_seconds += seconds
@@ -69,23 +88,13 @@ def render(broker: Any, requests: RequestMetrics) -> str:
             out.metric("minimns_queue_messages", "gauge",
                        "Messages in a queue by state (active, inactive, delayed).",
                        value, queue=state.name, state=key)
-    for topic in list(broker.account.topics.values()):
-        for sub in list(topic.subscriptions.values()):
-            stats = sub.stats()
-            labels = {"topic": topic.name, "subscription": sub.name}
-            out.metric("minimns_push_delivered_total", "counter",
-                       "Messages a subscription delivered.", stats.delivered, **labels)
-            out.metric("minimns_push_attempts_total", "counter",
-                       "Push attempts, first tries and retries.", stats.attempts, **labels)
-            out.metric("minimns_push_failures_total", "counter",
-                       "Push attempts that failed (each is retried or dropped).",
-                       stats.failures, **labels)
-            out.metric("minimns_push_dropped_total", "counter",
-                       "Messages dropped after the retry strategy ran out.", stats.dropped, **labels)
-            out.metric("minimns_push_pending", "gauge",
-                       "Deliveries waiting for or in an attempt now.", stats.pending, **labels)
-            out.metric("minimns_push_retrying", "gauge",
-                       "Deliveries waiting for a later retry.", stats.retrying, **labels)
+    subscriptions = [(topic.name, sub.name, sub.stats())
+                     for topic in list(broker.account.topics.values())
+                     for sub in list(topic.subscriptions.values())]
+    for name, metric_type, help_text, field in _PUSH_FAMILIES:
+        for topic_name, sub_name, stats in subscriptions:  # one group per family
+            out.metric(name, metric_type, help_text, getattr(stats, field),
+                       topic=topic_name, subscription=sub_name)
     totals = broker.sms.service.records.totals
     for key, help_text in (("requests", "SMS accepted for sending (one per number)."),
                            ("delivered", "SMS the carrier delivered."),

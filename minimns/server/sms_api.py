@@ -32,6 +32,7 @@ from ..core.sms.formats import wall_time
 from ..core.sms.records import PAGE_SIZE_MAX
 from ..core.sms.service import MESSAGE_TYPES, NUMBERS_MAX, queue_name
 from .acs_auth import AcsError, verify_acs
+from .dev_routes import small_int
 from .tokens import TemporaryKeys
 
 if TYPE_CHECKING:
@@ -121,9 +122,10 @@ class Params:
         text = self.values.get(name) or (None if default is None else str(default))
         if text is None:
             raise AcsError(400, f"Missing{name}", f"{name} is mandatory for this action.")
-        if not text.isdigit() or not low <= int(text) <= high:
+        value = small_int(text, low, high)
+        if value is None:
             raise _invalid(f"{name} must be an integer from {low} to {high}")
-        return int(text)
+        return value
 
     def json_list(self, name: str, required: bool = True) -> list | None:
         text = self.required(name) if required else self.get(name)
@@ -131,7 +133,7 @@ class Params:
             return None
         try:
             value = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):
             value = None
         if not isinstance(value, list):
             raise Refusal("isv.INVALID_JSON_PARAM", f"{name} must be a JSON array")
@@ -176,6 +178,8 @@ class SmsApi:
                            if key == credentials.access_key_id else None,
                            int(self.app.wall_time() * 1000), params.query)
             operation = self._actions.get(action)
+            if operation is not None:
+                call.operation = action  # for the metrics: only actions the server has
             if operation is None:
                 raise AcsError(404, "InvalidAction.NotFound",
                                "Specified api is not found, please check your url and method.")

@@ -37,6 +37,7 @@ from .formats import EVENT_TYPES
 __all__ = ["ACTIVATION_MS", "RULES_MAX", "EventRule", "EventRules", "rule_topic_name"]
 
 RULES_MAX = 10
+ENDPOINTS_MAX = 10  # the console offers "还可以添加 N 个接收终端"; the seeds give no number
 ACTIVATION_MS = 600_000
 _NAME = re.compile(r"[A-Za-z0-9-]{1,64}")
 SMS_TOPIC_PREFIX = "sms."
@@ -96,6 +97,8 @@ class EventRules:
                 raise _invalid("the SMS topic (sms.*) cannot receive events")
             receivers = {topic}
         elif endpoints:
+            if len(endpoints) > ENDPOINTS_MAX:
+                raise _invalid(f"a rule has at most {ENDPOINTS_MAX} endpoints")
             for text in endpoints:
                 if parse_endpoint(text).kind not in (HTTP, QUEUE):
                     raise _invalid(f"{text} is not an HTTP or queue endpoint")

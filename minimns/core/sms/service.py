@@ -120,16 +120,27 @@ def _parse_params(params: object) -> dict[str, str]:
     elif isinstance(params, str):
         try:
             values = json.loads(params)
-        except ValueError:
+        except (ValueError, RecursionError):
             values = None
     else:
         values = params
     if not isinstance(values, Mapping) or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in values.items()
+        isinstance(k, str) and isinstance(v, str) and _is_text(k) and _is_text(v)
+        for k, v in values.items()
     ):
         raise _error("InvalidParamString.Malformed", "The specified paramString is wrongly formed.",
                      "isv.INVALID_JSON_PARAM")
     return dict(values)
+
+
+def _is_text(value: str) -> bool:
+    """Valid Unicode (JSON's \\ud800 escapes can carry lone surrogates, which no
+    receipt, record or page could ever be encoded with)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _check_params(template: Template, values: dict[str, str], account: SmsAccount) -> str:
@@ -161,6 +172,7 @@ class SendOutcome:
     accepted: list[str] = field(default_factory=list)
     failures: list[tuple[str | None, SmsError]] = field(default_factory=list)
     effects: list[Effect] = field(default_factory=list)
+    error: SmsError | None = None  # an atomic send's refusal (nothing was sent)
 
 
 @dataclass(frozen=True)
@@ -225,7 +237,31 @@ class SmsService:
         """Check a request against every rule, in order, and hand what passes to the carrier.
 
         ``receivers`` are (number, parameters) pairs, the parameters a JSON text
-        or a mapping. With ``atomic`` the first failure raises and nothing changes."""
+        or a mapping. With ``atomic`` the first failure refuses the whole request:
+        nothing is sent and ``outcome.error`` says why. (The refusal is returned,
+        not raised, because checking it may leave a trace that must be recorded
+        like any change: a threshold's alert.)"""
+        if atomic:
+            try:
+                return self._send(now, sign_name, template_code, receivers, out_id=out_id,
+                                  extend_code=extend_code, message_id=message_id, atomic=True)
+            except SmsError as error:
+                return SendOutcome(None, error=error)
+        return self._send(now, sign_name, template_code, receivers, out_id=out_id,
+                          extend_code=extend_code, message_id=message_id, atomic=False)
+
+    def _send(
+        self,
+        now: int,
+        sign_name: str,
+        template_code: str,
+        receivers: Sequence[tuple[str, object]],
+        *,
+        out_id: str | None,
+        extend_code: str | None,
+        message_id: str,
+        atomic: bool,
+    ) -> SendOutcome:
         outcome = SendOutcome(None)
         try:
             self.account.check_can_send()
@@ -342,7 +378,7 @@ class SmsService:
             info = json.loads(attribute)
             if not isinstance(info, dict):
                 raise ValueError
-        except (ValueError, SmsError) as caught:
+        except (ValueError, RecursionError, SmsError) as caught:
             error = caught if isinstance(caught, SmsError) else _error(
                 "InvalidParamString.Malformed", "The specified paramString is wrongly formed.",
                 "isv.INVALID_JSON_PARAM")
@@ -352,7 +388,7 @@ class SmsService:
         if info.get("Type") == "multiContent":
             try:
                 table = json.loads(params) if isinstance(params, str) else params
-            except ValueError:
+            except (ValueError, RecursionError):
                 table = None
             if not isinstance(table, dict):
                 error = _error("InvalidParamString.Malformed",
@@ -414,8 +450,9 @@ class SmsService:
     def reply(self, now: int, number: str, content: str, extend_code: str | None = None) -> list[Effect]:
         """A handset answers (上行短信): SmsUp and the ReplyMessage event. The reply
         goes to the signature and extend code of the last message the number got."""
-        if not isinstance(number, str) or not number or not isinstance(content, str) or not content:
-            raise SmsError("InvalidArgument", "a reply needs a number and content")
+        if not (isinstance(number, str) and number and isinstance(content, str) and content
+                and _is_text(number) and _is_text(content)):
+            raise SmsError("InvalidArgument", "a reply needs a number and content (valid text)")
         last = self.carrier.last_received(number)
         sign_name = last.sign_name if last else ""
         dest_code = extend_code if extend_code is not None else (last.extend_code if last else "")
