@@ -32,7 +32,6 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
-import json
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
@@ -40,6 +39,7 @@ from urllib.parse import unquote
 from ..errors import InvalidArgument, InvalidRequestURL, QueueNotExist
 from ..push.signing import PushSigner
 from . import metrics, sms_routes
+from .json_out import json_response
 
 if TYPE_CHECKING:
     from .app import Call, MNSApp
@@ -83,19 +83,6 @@ def small_int(text: str, low: int, high: int) -> int | None:
         return None
     value = int(text)
     return value if low <= value <= high else None
-
-
-def json_response(call: "Call", status: int, value: Any) -> "Response":
-    body = json.dumps(value, ensure_ascii=False, default=_plain).encode()
-    return call.respond(status, body, content_type="application/json;charset=utf-8")
-
-
-def _plain(value: Any) -> Any:
-    if hasattr(value, "__dataclass_fields__"):
-        return asdict(value)
-    if hasattr(value, "value"):
-        return value.value
-    raise TypeError(f"{type(value).__name__} is not JSON")
 
 
 async def handle(call: "Call", app: "MNSApp") -> "Response":

@@ -33,6 +33,7 @@ from ..core.sms.records import PAGE_SIZE_MAX
 from ..core.sms.service import MESSAGE_TYPES, NUMBERS_MAX, queue_name
 from .acs_auth import AcsError, verify_acs
 from .dev_routes import small_int
+from .json_out import json_response
 from .tokens import TemporaryKeys
 
 if TYPE_CHECKING:
@@ -187,25 +188,20 @@ class SmsApi:
                 raise AcsError(400, "InvalidVersion", "Specified parameter Version is not valid.")
             fields = await operation(params)
             body = {"RequestId": call.request_id, "Code": "OK", "Message": "OK", **fields}
-            return self._json(call, 200, body)
+            return json_response(call, 200, body)
         except Refusal as refusal:
-            return self._json(call, 200, {"RequestId": call.request_id, "Code": refusal.code,
+            return json_response(call, 200, {"RequestId": call.request_id, "Code": refusal.code,
                                           "Message": refusal.message})
         except SmsError as error:
             refusal = _refusal(error)
-            return self._json(call, 200, {"RequestId": call.request_id, "Code": refusal.code,
+            return json_response(call, 200, {"RequestId": call.request_id, "Code": refusal.code,
                                           "Message": refusal.message})
         except AcsError as error:
-            return self._json(call, error.status, {
+            return json_response(call, error.status, {
                 "RequestId": call.request_id, "HostId": request.headers.get("host", ""),
                 "Code": error.code, "Message": error.message,
                 "Recommend": "https://api.aliyun.com/troubleshoot",
             })
-
-    @staticmethod
-    def _json(call: "Call", status: int, body: dict[str, Any]) -> "Response":
-        data = json.dumps(body, ensure_ascii=False).encode()
-        return call.respond(status, data, content_type="application/json;charset=utf-8")
 
     # -- sending ---------------------------------------------------------------------------
 

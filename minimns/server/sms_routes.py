@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 from ..core.sms.account import SmsError
+from .json_out import json_response
 from ..core.sms.limits import beijing_day, beijing_month
 
 if TYPE_CHECKING:
@@ -31,19 +32,6 @@ if TYPE_CHECKING:
 __all__ = ["PREFIX", "handle"]
 
 PREFIX = "/_minimns/sms"
-
-
-def _json(call: "Call", status: int, value: Any) -> Any:
-    body = json.dumps(value, ensure_ascii=False, default=_plain).encode()
-    return call.respond(status, body, content_type="application/json;charset=utf-8")
-
-
-def _plain(value: Any) -> Any:
-    if hasattr(value, "value"):  # enums
-        return value.value
-    if hasattr(value, "__dataclass_fields__"):
-        return asdict(value)
-    raise TypeError(f"{type(value).__name__} is not JSON")
 
 
 def _record(record: Any) -> dict[str, Any]:
@@ -92,24 +80,24 @@ async def handle(call: "Call", broker: Any) -> Any:
     query = {k: unquote(v) for k, v in request.query.items()}
     try:
         if path == PREFIX and method == "GET":
-            return _json(call, 200, overview(broker))
+            return json_response(call, 200, overview(broker))
         if path == f"{PREFIX}/inboxes" and method == "GET":
-            return _json(call, 200, {n: [asdict(m) for m in ms] for n, ms in broker.sms.inboxes().items()})
+            return json_response(call, 200, {n: [asdict(m) for m in ms] for n, ms in broker.sms.inboxes().items()})
         if path == f"{PREFIX}/inbox" and method == "GET":
-            return _json(call, 200, [asdict(m) for m in broker.sms.inbox(query.get("number", ""))])
+            return json_response(call, 200, [asdict(m) for m in broker.sms.inbox(query.get("number", ""))])
         if path == f"{PREFIX}/records" and method == "GET":
-            return _json(call, 200, [asdict(r) for r in broker.sms.records(query.get("number", ""))])
+            return json_response(call, 200, [asdict(r) for r in broker.sms.records(query.get("number", ""))])
         if path == f"{PREFIX}/reply" and method == "POST":
             args = _body(request.body)
             await broker.sms.reply(str(args.get("number", "")), str(args.get("content", "")),
                                    args.get("extend_code"))
-            return _json(call, 200, {"ok": True})
+            return json_response(call, 200, {"ok": True})
         if path == f"{PREFIX}/thresholds/lift" and method == "POST":
             await broker.sms.lift_threshold(query.get("kind", ""))
-            return _json(call, 200, overview(broker)["thresholds"])
+            return json_response(call, 200, overview(broker)["thresholds"])
     except SmsError as error:
-        return _json(call, 400, {"Code": error.code, "Message": error.message})
-    return _json(call, 404, {"Code": "NotFound", "Message": f"no developer endpoint {method} {path}"})
+        return json_response(call, 400, {"Code": error.code, "Message": error.message})
+    return json_response(call, 404, {"Code": "NotFound", "Message": f"no developer endpoint {method} {path}"})
 
 
 def _body(raw: bytes) -> dict[str, Any]:
