@@ -57,11 +57,12 @@ async def sms_run(n: int) -> float:
         await sms.configure(latency_ms=0)
         report = await sms.subscribe("SmsReport")
         topic = broker.get_topic(sms.topic_name)
+        # The attribute as JSON text, as the SDK sends it (not a dict encoded in the loop).
         messages = [
-            TopicMessage("sms-message", direct_sms={
+            TopicMessage("sms-message", message_attributes={"DirectSMS": json.dumps({
                 "FreeSignName": SIGN, "TemplateCode": TEMPLATE, "Type": "singleContent",
                 "Receiver": str(13_000_000_000 + i), "SmsParams": json.dumps({"code": str(i % 10_000)}),
-            })
+            })})
             for i in range(n)
         ]
         gc.collect()

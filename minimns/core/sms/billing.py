@@ -8,8 +8,8 @@ so length is in code points. The signature is counted as sent, inside 【】.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
+from functools import lru_cache
 
 from .review import VARIABLE_PATTERN
 
@@ -28,15 +28,22 @@ LONG_MESSAGE_PART = 67
 def render(content: str, params: Mapping[str, object]) -> str:
     """The template with each ``${name}`` replaced by ``str(params[name])``, in one pass
     (a value that itself looks like a variable is not expanded again)."""
-
-    def substitute(match: re.Match[str]) -> str:
-        name = match.group(1)
+    pieces = _pieces(content)  # literal, name, literal, name, ..., literal
+    out = [pieces[0]]
+    for i in range(1, len(pieces), 2):
+        name = pieces[i]
         if name not in params:
             raise ValueError(f"missing template parameter {name!r}")
         value = params[name]
-        return value if isinstance(value, str) else str(value)
+        out.append(value if isinstance(value, str) else str(value))
+        out.append(pieces[i + 1])
+    return "".join(out)
 
-    return VARIABLE_PATTERN.sub(substitute, content)
+
+@lru_cache(maxsize=1024)
+def _pieces(content: str) -> tuple[str, ...]:
+    """A template split once into its literals and variable names (every send renders one)."""
+    return tuple(VARIABLE_PATTERN.split(content))
 
 
 def message_length(content: str, sign_name: str) -> int:

@@ -150,7 +150,8 @@ def _check_params(template: Template, values: dict[str, str], account: SmsAccoun
         raise _error("InvalidParamStringTemplate.Malformed",
                      "The specified paramString and template is wrongly formed.",
                      "isv.TEMPLATE_MISSING_PARAMETERS")
-    if any(_URL.search(values[name]) for name in variables):
+    if any(("." in values[name] or ":" in values[name]) and _URL.search(values[name])
+           for name in variables):  # every URL form the pattern knows has a "." or ":"
         raise _error("InvalidDayu.Malformed", "null", "isv.PARAM_NOT_SUPPORT_URL")
     account.check_param_values({name: values[name] for name in variables})
     return render(template.content, values)
