@@ -419,3 +419,30 @@ def test_topics_fan_out_and_push_through_the_mock():
             assert not mock.broker.outbox.mail
     finally:
         receiver.shutdown()
+
+
+def test_a_declared_world_and_sms_in_process():
+    config = {
+        "queue": [{"name": "jobs", "visibility_timeout": 60}],
+        "sms": {"subscribe": ["SmsReport"], "carrier": {"latency_ms": 0},
+                "signatures": [{"name": "阿里云"}],
+                "templates": [{"code": "SMS_1", "name": "c", "content": "您的验证码为${code}",
+                               "type": "verification"}]},
+    }
+    from mns.topic import DirectSMSInfo, TopicMessage
+
+    with mock_mns(config=config) as mock:
+        account = Account("http://anything.example", "id", "key")
+        assert account.get_queue("jobs").get_attributes().visibility_timeout == 60
+        info = DirectSMSInfo(free_sign_name="阿里云", template_code="SMS_1", single=True)
+        info.add_receiver("13800000000")
+        info.set_params({"code": "4321"})
+        account.get_topic("sms.topic-cn-hangzhou").publish_message(TopicMessage("s", direct_sms=info))
+        receipts = account.get_queue("Alicom-Queue-1234567890-SmsReport")
+        receipts.set_encoding(False)
+        assert '"success": true' in receipts.receive_message().message_body
+
+        async def inbox():
+            return [m.text for m in mock.broker.sms.inbox("13800000000")]
+
+        assert mock.call(inbox) == ["【阿里云】您的验证码为4321"]
