@@ -14,7 +14,9 @@ main { padding: 16px 20px 40px; }
 h1 { font-size: 20px; margin: 4px 0 12px; }
 h2 { font-size: 15px; margin: 0 0 8px; }
 .card { background: #fff; border: 1px solid var(--line); border-radius: 6px; padding: 12px 14px; margin: 14px 0; }
+.card, main > table.grid { overflow-x: auto; }
 table.grid { border-collapse: collapse; width: 100%; background: #fff; }
+table.grid td { overflow-wrap: break-word; }
 table.grid th, table.grid td { border: 1px solid var(--line); padding: 5px 8px; text-align: left; vertical-align: top; }
 table.grid th { background: #eef1f4; font-weight: 600; white-space: nowrap; }
 td.empty { color: var(--muted); text-align: center; }
@@ -26,7 +28,7 @@ form.fields { display: flex; flex-wrap: wrap; gap: 8px 14px; align-items: flex-e
 form.fields label { display: flex; flex-direction: column; font-size: 12px; color: var(--muted); }
 form.fields label.wide { flex: 1 1 320px; }
 input, select, textarea { font: inherit; padding: 4px 6px; border: 1px solid var(--line); border-radius: 4px; }
-button { font: inherit; padding: 4px 10px; border: 1px solid var(--accent); background: var(--accent);
+button { white-space: nowrap; font: inherit; padding: 4px 10px; border: 1px solid var(--accent); background: var(--accent);
          color: #fff; border-radius: 4px; cursor: pointer; }
 button.danger { background: #fff; color: #cf222e; border-color: #cf222e; }
 .flash { background: #dafbe1; border: 1px solid #4ac26b; padding: 8px 12px; border-radius: 6px; }
