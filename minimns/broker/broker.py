@@ -32,6 +32,7 @@ from .queue import Queue
 from .sms import Sms, SmsHub
 from .timer import DueTimer
 from .topic import Topic
+from .waiters import Waiters
 
 __all__ = ["Broker", "open_broker"]
 
@@ -62,7 +63,7 @@ class Broker(Changes):
         self._queues = self.account.queues
         self.max_waiters = max_waiters
         self._random = random.Random(seed)
-        self._lots: dict[str, trio.lowlevel.ParkingLot] = {}
+        self._lots: dict[str, Waiters] = {}  # queue name -> its parked long polls
         self._timer = DueTimer(self.clock, self._on_due)
         self._pushes = PushEngine(self, pusher, random.Random(self._random.getrandbits(64)))
         self._nursery: trio.Nursery | None = None
@@ -87,6 +88,13 @@ class Broker(Changes):
         """Record a change already applied by the caller (an HTTP push's outcome)."""
         if self.journal is not None:
             self._seq = self.journal.append(record)
+
+    async def durable(self) -> None:
+        """For edges that apply ``*_nowait`` operations: in durable mode, wait until
+        the last change is as safe as the fsync policy says. In memory mode this
+        returns at once, with no checkpoint: the edge's own I/O is its checkpoint."""
+        if self.journal is not None:
+            await self.journal.durable(self._seq)
 
     async def acknowledge(self) -> None:
         """The checkpoint after a change: in durable mode, not before the change is
@@ -166,8 +174,8 @@ class Broker(Changes):
         return token
 
     @staticmethod
-    def _new_lot() -> trio.lowlevel.ParkingLot:
-        return trio.lowlevel.ParkingLot()
+    def _new_lot() -> Waiters:
+        return Waiters()
 
     # -- queues ------------------------------------------------------------------------------
 
@@ -248,14 +256,20 @@ class Broker(Changes):
             raise QueueNotExist()
         return state
 
-    def _lot(self, queue_name: str) -> trio.lowlevel.ParkingLot:
+    def _lot(self, queue_name: str) -> Waiters:
         return self._lots[queue_name]
+
+    def _pass_wake(self, queue_name: str) -> None:
+        """A woken poll left without taking its message: wake the next one."""
+        waiters = self._lots.get(queue_name)
+        if waiters is not None:
+            waiters.wake(1)
 
     def _settle(self, state: QueueState) -> None:
         woken = state.newly_active
         if woken:
             state.newly_active = 0
-            self._lots[state.name].unpark(count=woken)
+            self._lots[state.name].wake(woken)
         due = state.next_due()
         if due is not None:
             self._timer.schedule(state, due)

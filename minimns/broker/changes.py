@@ -87,7 +87,7 @@ class Changes:
         state = self.account.delete_queue(name)
         if state is not None:
             self._timer.cancel(state)
-            self._lots.pop(name).unpark_all()  # waiters wake to QueueNotExist
+            self._lots.pop(name).wake_all()  # waiters wake to QueueNotExist
 
     def _send(self: "Broker", now: int, name: str, body: str, delay: Any, priority: Any,
               properties: list | None) -> Any:

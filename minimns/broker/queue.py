@@ -8,7 +8,7 @@ cancelled afterwards: cancellation leaves no trace.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING, Awaitable, Callable, Iterable
 
 import trio
 from trio.lowlevel import cancel_shielded_checkpoint, checkpoint_if_cancelled
@@ -25,11 +25,14 @@ from ..core.message import (
 )
 from ..core.queue import BATCH_MAX
 from ..errors import BatchDeleteFail, BatchSendFail, InvalidArgument, MessageNotExist, MNSError
+from .waiters import Waiter
 
 if TYPE_CHECKING:
     from .broker import Broker
 
-__all__ = ["Queue"]
+__all__ = ["Idle", "Queue"]
+
+Idle = Callable[[], Awaitable[object]]
 
 WAIT_SECONDS_MAX = 30
 
@@ -80,6 +83,19 @@ class Queue:
     ) -> SentMessage:
         """Send a body (or a ``Message``); keyword arguments apply to a plain body."""
         await checkpoint_if_cancelled()
+        sent = self.send_message_nowait(message, delay_seconds=delay_seconds, priority=priority)
+        await self.broker.acknowledge()
+        return sent
+
+    def send_message_nowait(
+        self,
+        message: str | Message,
+        *,
+        delay_seconds: int | None = None,
+        priority: int | None = None,
+    ) -> SentMessage:
+        """``send_message`` without its checkpoint, for an edge that awaits
+        ``broker.durable()`` itself (every ``*_nowait`` method is that)."""
         broker = self.broker
         if type(message) is str:
             record = ["s", broker.now(), self.queue_name, message, delay_seconds, priority, None]
@@ -89,49 +105,63 @@ class Queue:
                       list_properties(properties)]
         else:
             raise InvalidArgument("A message should be a str or a minimns.Message.")
-        sent = broker.change(record)
-        await broker.acknowledge()
-        return sent
+        return broker.change(record)
 
     async def batch_send_message(self, messages: Iterable[str | Message]) -> list[SentMessage]:
         """Send up to 16 messages. If some are rejected the others are still
         sent, and BatchSendFail carries every entry's result in order."""
         await checkpoint_if_cancelled()
+        results = self._batch_send(messages)
+        await self.broker.acknowledge()
+        if any(isinstance(r, MNSError) for r in results):
+            raise BatchSendFail(results)
+        return results  # type: ignore[return-value]
+
+    def batch_send_message_nowait(self, messages: Iterable[str | Message]) -> list[SentMessage]:
+        results = self._batch_send(messages)
+        if any(isinstance(r, MNSError) for r in results):
+            raise BatchSendFail(results)
+        return results  # type: ignore[return-value]
+
+    def _batch_send(self, messages: Iterable[str | Message]) -> list:
         outgoing = [
             m.outgoing() if isinstance(m, Message) else (m, None, None, NO_PROPERTIES)
             for m in messages
         ]
         plain = [[b, d, p, list_properties(props)] for b, d, p, props in outgoing]
         broker = self.broker
-        results = broker.change(["bs", broker.now(), self.queue_name, plain])
-        await broker.acknowledge()
-        if any(isinstance(r, MNSError) for r in results):
-            raise BatchSendFail(results)
-        return results  # type: ignore[return-value]
+        return broker.change(["bs", broker.now(), self.queue_name, plain])
 
     # -- receiving ---------------------------------------------------------------------------
 
-    async def receive_message(self, wait_seconds: int | None = None) -> ReceivedMessage:
+    async def receive_message(
+        self, wait_seconds: int | None = None, *, idle: Idle | None = None
+    ) -> ReceivedMessage:
         """Receive one message, long polling up to ``wait_seconds`` (default:
         the queue's PollingWaitSeconds); MessageNotExist if none came."""
-        await checkpoint_if_cancelled()
-        got, wait_seconds = self._take(1, wait_seconds)
-        if got:
-            await self.broker.acknowledge()
-            return got[0]
-        return (await self._wait(1, wait_seconds))[0]
+        return (await self.batch_receive_message(1, wait_seconds, idle=idle))[0]
 
     async def batch_receive_message(
-        self, batch_size: int, wait_seconds: int | None = None
+        self, batch_size: int, wait_seconds: int | None = None, *, idle: Idle | None = None
     ) -> list[ReceivedMessage]:
-        """Receive 1 to ``batch_size`` (at most 16) messages; returns as soon as any is there."""
+        """Receive 1 to ``batch_size`` (at most 16) messages; returns as soon as any is there.
+
+        ``idle`` is for edges: while parked the poll awaits ``idle()`` instead of
+        sleeping, and whatever that raises abandons the poll (the HTTP server
+        waits on its socket there, and raises HangUp when the client leaves).
+        """
         await checkpoint_if_cancelled()
         check_range("numOfMessages", batch_size, 1, BATCH_MAX, "")
         got, wait_seconds = self._take(batch_size, wait_seconds)
         if got:
             await self.broker.acknowledge()
             return got
-        return await self._wait(batch_size, wait_seconds)
+        return await self._wait(batch_size, wait_seconds, idle or trio.sleep_forever)
+
+    def batch_receive_message_nowait(self, batch_size: int) -> list[ReceivedMessage]:
+        """What a receive takes now (possibly nothing): no wait, no checkpoint."""
+        check_range("numOfMessages", batch_size, 1, BATCH_MAX, "")
+        return self._take(batch_size, 0)[0]
 
     def _take(self, count: int, wait_seconds: int | None) -> tuple[list[ReceivedMessage], int]:
         """Receive what is there now: (messages, the wait that applies if none)."""
@@ -147,25 +177,42 @@ class Queue:
             broker.record(["r", now, self.queue_name, count])
         return got, wait_seconds
 
-    async def _wait(self, count: int, wait_seconds: int) -> list[ReceivedMessage]:
-        """Park until messages become receivable or ``wait_seconds`` pass."""
+    async def _wait(self, count: int, wait_seconds: int, idle: Idle) -> list[ReceivedMessage]:
+        """Park until messages become receivable or ``wait_seconds`` pass.
+
+        The poll waits in a cancel scope whose deadline is the end of the poll;
+        a wake cancels that scope, so ``idle`` may wait on anything (a socket).
+        """
         broker = self.broker
-        lot = broker._lot(self.queue_name)
-        if wait_seconds == 0 or len(lot) >= broker.max_waiters:
+        waiters = broker._lot(self.queue_name)
+        if wait_seconds == 0 or len(waiters) >= broker.max_waiters:
             await cancel_shielded_checkpoint()
             raise MessageNotExist()
-        with trio.move_on_after(wait_seconds):
-            while True:
-                await lot.park()
-                # Woken because a message became receivable (or the queue went).
-                # From here to the return there is no checkpoint, so a message
-                # taken is always handed over, never lost to a cancellation.
-                got, _ = self._take(count, 0)
-                if got:
-                    await broker.acknowledge()  # shielded: the messages are handed over
-                    return got
-                lot = broker._lot(self.queue_name)
-        raise MessageNotExist()
+        deadline = trio.current_time() + wait_seconds
+        while True:
+            waiter = None
+            try:
+                with trio.CancelScope(deadline=deadline) as scope:
+                    waiter = Waiter(scope.cancel)
+                    waiters.add(waiter)
+                    try:
+                        await idle()
+                    finally:
+                        waiters.discard(waiter)
+            except BaseException:  # not our scope's: a hang-up, or a cancellation from outside
+                if waiter is not None and waiter.woken:
+                    broker._pass_wake(self.queue_name)  # the next poll in line takes it
+                raise
+            if not waiter.woken:
+                raise MessageNotExist()  # the deadline passed (or idle returned)
+            # Woken because a message became receivable (or the queue went).
+            # From here to the return there is no checkpoint, so a message
+            # taken is always handed over, never lost to a cancellation.
+            got, _ = self._take(count, 0)
+            if got:
+                await broker.acknowledge()  # shielded: the messages are handed over
+                return got
+            waiters = broker._lot(self.queue_name)
 
     async def peek_message(self) -> PeekedMessage:
         """The message a receive would take next, unchanged; MessageNotExist if none."""
@@ -186,18 +233,26 @@ class Queue:
 
     async def delete_message(self, receipt_handle: str) -> None:
         await checkpoint_if_cancelled()
+        self.delete_message_nowait(receipt_handle)
+        await self.broker.acknowledge()
+
+    def delete_message_nowait(self, receipt_handle: str) -> None:
         broker = self.broker
         broker.change(["d", broker.now(), self.queue_name, receipt_handle])
-        await broker.acknowledge()
 
     async def batch_delete_message(self, receipt_handles: Iterable[str]) -> None:
         """Delete up to 16 messages; BatchDeleteFail maps each failed handle to
         its error, and every other handle's message was deleted."""
         await checkpoint_if_cancelled()
         broker = self.broker
-        handles = list(receipt_handles)
-        errors = broker.change(["bd", broker.now(), self.queue_name, handles])
+        errors = broker.change(["bd", broker.now(), self.queue_name, list(receipt_handles)])
         await broker.acknowledge()
+        if errors:
+            raise BatchDeleteFail(errors)
+
+    def batch_delete_message_nowait(self, receipt_handles: Iterable[str]) -> None:
+        broker = self.broker
+        errors = broker.change(["bd", broker.now(), self.queue_name, list(receipt_handles)])
         if errors:
             raise BatchDeleteFail(errors)
 
@@ -207,9 +262,15 @@ class Queue:
         """Hide a received message for ``visibility_timeout`` seconds from now,
         under a new handle; the old handle is void."""
         await checkpoint_if_cancelled()
+        changed = self.change_message_visibility_nowait(receipt_handle, visibility_timeout)
+        await self.broker.acknowledge()
+        return changed
+
+    def change_message_visibility_nowait(
+        self, receipt_handle: str, visibility_timeout: int
+    ) -> ChangedVisibility:
         broker = self.broker
         handle, next_visible = broker.change(
             ["cv", broker.now(), self.queue_name, receipt_handle, visibility_timeout]
         )
-        await broker.acknowledge()
         return ChangedVisibility(handle, next_visible)

@@ -61,6 +61,15 @@ class Topic:
         """Publish a body (or a ``TopicMessage``) to every subscription whose filter takes it.
         Queue, mail and SMS copies are delivered when this returns; HTTP pushes are under way."""
         await checkpoint_if_cancelled()
+        published = self.publish_message_nowait(message, message_tag=message_tag)
+        await self.broker.acknowledge()
+        return published
+
+    def publish_message_nowait(
+        self, message: str | TopicMessage, *, message_tag: str | None = None
+    ) -> PublishedMessage:
+        """``publish_message`` without its checkpoint, for an edge that awaits
+        ``broker.durable()`` itself."""
         broker = self.broker
         if type(message) is str:
             change = ["p", broker.now(), self.topic_name, message, message_tag, {}, None]
@@ -74,7 +83,6 @@ class Topic:
         else:
             raise InvalidArgument("A message should be a str or a minimns.TopicMessage.")
         record = broker.change(change)
-        await broker.acknowledge()
         return PublishedMessage(
             record.message_id, record.body_md5, record.properties.message_group_id
         )
