@@ -1,54 +1,65 @@
-"""HTTP/1.1 on trio with h11: one task per connection, keep-alive, bounded input.
+"""HTTP/1.1 on trio, lean: one task per connection on a plain non-blocking socket.
 
-This module knows nothing of MNS. It turns bytes into ``Request`` values,
-hands them to an application (``async (Request) -> Response``) and writes
-the ``Response`` back. A handler about to wait (a long poll) enters
-``request.watch_hangup()``: the socket is read meanwhile, so a client that
-hangs up cancels its own request instead of leaving a waiter behind.
+This module knows nothing of MNS. It reads requests with ``RequestParser``
+(llhttp), hands each to an application (``async (Request) -> Response``)
+and writes the answer back in one ``send``. Measured per request, the
+socket wrappers, the pure-Python parser and the framing of the old h11 edge
+cost more than the MNS work behind them (benchmarks/README.md); so here:
+
+* the socket is read and written directly: a ``recv`` that has data and a
+  ``send`` the kernel takes do not go through the scheduler. The task waits
+  (``wait_readable``) only when there is nothing to read, and it yields at
+  least every ``_YIELD_EVERY`` requests so that a pipelining client cannot
+  starve the others;
+* a response is its head, written from cached pieces, and its body, joined
+  into one write;
+* a long poll waits in its own connection's task: ``request.idle`` is what
+  the queue awaits while parked, and it waits for the socket to turn
+  readable. A hang-up raises HangUp there (no waiter is left behind, and no
+  message is taken); bytes of pipelined requests are parsed and kept for
+  after the poll.
+
+Timeouts are deadlines: an idle keep-alive connection is closed after
+``idle_timeout``, and a request must arrive whole within ``read_timeout``
+of its first byte, however slowly it trickles in.
 """
 
 from __future__ import annotations
 
 import logging
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from dataclasses import dataclass, field
-from functools import partial
-from typing import AsyncIterator, Awaitable, Callable
+import math
+import socket
+from dataclasses import dataclass
+from http import HTTPStatus
+from typing import Awaitable, Callable
 
-import h11
 import trio
+from trio.lowlevel import checkpoint, notify_closing, wait_readable, wait_writable
+
+from .http_parser import Refusal, Request, RequestParser
 
 __all__ = ["HangUp", "HttpLimits", "Request", "Response", "serve_connection"]
 
 log = logging.getLogger("minimns.http")
 
-
-@dataclass(slots=True)
-class Request:
-    method: str
-    target: str  # the request-target exactly as sent: signatures are computed over it
-    headers: dict[str, str]  # lower-case names
-    body: bytes = b""
-    # ``async with request.watch_hangup():`` cancels its body if the client hangs
-    # up meanwhile (then raises HangUp); None where there is no socket to watch.
-    watch_hangup: "Callable[[], AbstractAsyncContextManager[None]] | None" = None
-    path: str = field(init=False)
-    query: dict[str, str] = field(init=False)  # lower-case keys, raw values
-
-    def __post_init__(self) -> None:
-        self.path, _, raw_query = self.target.partition("?")
-        self.query = {}
-        for item in raw_query.split("&"):
-            if item:
-                key, _, value = item.partition("=")  # no decoding: the SDK sends handles raw
-                self.query[key.lower()] = value
+_READ_SIZE = 65536
+_YIELD_EVERY = 8  # requests answered without a scheduling point before one is taken
+_PIPELINE_MAX = 64  # parsed requests held behind the one being answered
+_CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 
 
-@dataclass(slots=True)
 class Response:
-    status: int
-    headers: list[tuple[str, str]]
-    body: bytes = b""
+    """A status, header pairs and a body; ``Content-Length`` is added when written."""
+
+    __slots__ = ("status", "headers", "body")
+
+    def __init__(self, status: int, headers: list[tuple[str, str]], body: bytes = b"") -> None:
+        self.status = status
+        self.headers = headers
+        self.body = body
+
+    def __repr__(self) -> str:
+        return f"<Response {self.status} {len(self.body)} bytes>"
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +67,7 @@ class HttpLimits:
     max_body: int = 512 * 1024  # bytes; MNS bodies are at most 64 KB of message text
     max_header: int = 16 * 1024
     idle_timeout: float = 300.0  # seconds a keep-alive connection may sit idle
-    read_timeout: float = 60.0  # seconds to receive a whole request once it has started
+    read_timeout: float = 60.0  # seconds for a whole request, from its first byte
 
 
 class HangUp(BaseException):
@@ -72,185 +83,190 @@ Rejecter = Callable[[int, str, str], Response]  # (status, code, message) -> err
 
 
 class _Closed(Exception):
-    """The peer went away, or broke the protocol badly enough that we hang up."""
+    """The peer went away, or a deadline passed: the connection is dropped."""
+
+
+def _status_lines() -> dict[int, bytes]:
+    return {s.value: f"HTTP/1.1 {s.value} {s.phrase}\r\n".encode() for s in HTTPStatus}
+
+
+_STATUS = _status_lines()
+_NO_BODY = frozenset((204, 304))
+
+
+def frame(response: Response, head_only: bool = False, close: bool = False) -> bytes:
+    """The bytes of a response: status line, headers, Content-Length, body.
+
+    Header values come from the application; one with a line break would
+    split the response, so it is refused here whatever produced it.
+    """
+    status = response.status
+    lines = [_STATUS.get(status) or f"HTTP/1.1 {status} \r\n".encode()]
+    parts = []
+    for name, value in response.headers:
+        if "\n" in value or "\r" in value or "\n" in name or "\r" in name:
+            raise ValueError(f"a line break in the response header {name!r}")
+        parts.append(f"{name}: {value}\r\n")
+    body = response.body
+    if status in _NO_BODY:
+        body = b""
+    elif not head_only:
+        parts.append(f"Content-Length: {len(body)}\r\n")
+    if close:
+        parts.append("Connection: close\r\n")
+    parts.append("\r\n")
+    lines.append("".join(parts).encode("latin-1"))
+    if body and not head_only:
+        lines.append(body)
+    return b"".join(lines)
+
+
+class _Connection:
+    """One client connection: its socket, its parser and its deadlines."""
+
+    __slots__ = ("sock", "parser", "handle", "reject", "limits", "finite", "started")
+
+    def __init__(self, sock: socket.socket, handle: Handler, reject: Rejecter,
+                 limits: HttpLimits) -> None:
+        self.sock = sock
+        self.parser = RequestParser(limits.max_header, limits.max_body)
+        self.handle = handle
+        self.reject = reject
+        self.limits = limits
+        # Under a virtual clock the limits are infinite: no deadline is ever set.
+        self.finite = not (math.isinf(limits.idle_timeout) and math.isinf(limits.read_timeout))
+        self.started = math.inf  # trio time the current request's first bytes arrived
+
+    async def run(self) -> None:
+        parser = self.parser
+        requests = parser.requests
+        unyielded = 0
+        while True:
+            continued = False
+            while not requests:
+                if parser.refusal is not None:
+                    await self._refuse(parser.refusal)
+                    return
+                if parser.eof:
+                    return
+                if parser.wants_continue and not continued:
+                    continued = True
+                    await self._send(_CONTINUE)
+                data = await self._receive()
+                if data is None:  # it had to wait: that was a scheduling point
+                    unyielded = 0
+                    continue
+                self._feed(data)
+            request = requests.popleft()
+            request.idle = self.idle
+            response = await self.handle(request)
+            head_only = request.method == "HEAD"
+            try:
+                data = frame(response, head_only, close=request.last)
+            except ValueError:
+                log.exception("could not frame a response to %s %s", request.method,
+                              request.target)
+                return
+            await self._send(data)
+            if request.last:
+                return
+            unyielded += 1
+            if unyielded >= _YIELD_EVERY:
+                unyielded = 0
+                await checkpoint()
+
+    def _feed(self, data: bytes) -> None:
+        parser = self.parser
+        parser.feed(data)
+        if self.finite:
+            if not parser.partial:
+                self.started = math.inf
+            elif self.started == math.inf:
+                self.started = trio.current_time()
+
+    async def _receive(self) -> bytes | None:
+        """The next bytes (b"" at the end of the stream); None after waiting for them."""
+        try:
+            return self.sock.recv(_READ_SIZE)
+        except BlockingIOError:
+            pass
+        except OSError:  # reset by the peer
+            return b""
+        if not self.finite:
+            await wait_readable(self.sock)
+            return None
+        limits = self.limits
+        if self.parser.partial:
+            deadline = self.started + limits.read_timeout
+        else:
+            deadline = trio.current_time() + limits.idle_timeout
+        with trio.move_on_at(deadline):
+            await wait_readable(self.sock)
+            return None
+        raise _Closed()  # too slow, or idle too long
+
+    async def _send(self, data: bytes) -> None:
+        sock = self.sock
+        try:
+            sent = sock.send(data)
+        except BlockingIOError:
+            sent = 0
+        except OSError:
+            raise _Closed() from None
+        if sent == len(data):
+            return
+        view = memoryview(data)
+        deadline = trio.current_time() + self.limits.read_timeout
+        with trio.move_on_at(deadline):  # a client that stops reading is dropped
+            while sent < len(data):
+                await wait_writable(sock)
+                try:
+                    sent += sock.send(view[sent:])
+                except BlockingIOError:
+                    pass
+                except OSError:
+                    raise _Closed() from None
+            return
+        raise _Closed()
+
+    async def _refuse(self, refusal: Refusal) -> None:
+        response = self.reject(refusal.status, refusal.code, refusal.message)
+        await self._send(frame(response, refusal.head, close=True))
+
+    async def idle(self) -> None:
+        """What a parked long poll awaits: the socket, until the client hangs up.
+
+        Bytes that arrive meanwhile are the next requests (pipelining): they
+        are parsed and kept. Once enough are held, or the stream is refused,
+        the socket is left alone until the poll ends.
+        """
+        parser = self.parser
+        sock = self.sock
+        while parser.refusal is None and len(parser.requests) < _PIPELINE_MAX:
+            await wait_readable(sock)
+            try:
+                data = sock.recv(_READ_SIZE)
+            except BlockingIOError:
+                continue
+            except OSError:
+                data = b""
+            if not data:
+                raise HangUp()
+            parser.feed(data)
+        await trio.sleep_forever()
 
 
 async def serve_connection(
-    stream: trio.abc.Stream,
+    sock: socket.socket,
     handle: Handler,
     reject: Rejecter,
     limits: HttpLimits = HttpLimits(),
 ) -> None:
-    """Serve requests on one connection until either side closes it."""
-    conn = h11.Connection(h11.SERVER, max_incomplete_event_size=limits.max_header)
+    """Serve requests on one connected, non-blocking socket until either side closes it."""
     try:
-        while True:
-            method: list[str] = []  # the method, once the request line is read
-            try:
-                request = await _read_request(conn, stream, limits, reject, method)
-            except _TooLarge as too_large:
-                await _send(conn, stream, too_large.response, close=True, head=method == ["HEAD"])
-                return
-            if request is None:
-                return
-            if isinstance(request, Response):  # a request we refuse to read
-                await _send(conn, stream, request, close=True, head=method == ["HEAD"])
-                return
-            request.watch_hangup = partial(_watch_hangup, conn, stream)
-            response = await handle(request)
-            await _send(conn, stream, response, head=request.method == "HEAD")
-            if conn.our_state is h11.MUST_CLOSE or conn.their_state is h11.MUST_CLOSE:
-                return
-            try:
-                conn.start_next_cycle()
-            except h11.LocalProtocolError:
-                return
-    except (_Closed, HangUp, trio.BrokenResourceError, trio.ClosedResourceError):
-        return
+        await _Connection(sock, handle, reject, limits).run()
+    except (_Closed, HangUp):
+        pass
     finally:
-        with trio.move_on_after(1) as cleanup:
-            cleanup.shield = True
-            try:
-                await stream.aclose()
-            except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
-                pass
-
-
-class _TooLarge(Exception):
-    """A body over the limit: answered with an error, then the connection closes
-    (the rest of the body is never read)."""
-
-    def __init__(self, limits: HttpLimits, reject: Rejecter) -> None:
-        self.response = reject(
-            400, "InvalidArgument", f"The request body is larger than {limits.max_body} bytes."
-        )
-
-
-async def _next_event(conn: h11.Connection, stream: trio.abc.Stream, timeout: float) -> object:
-    while True:
-        event = conn.next_event()  # RemoteProtocolError for bytes that are not HTTP
-        if event is not h11.NEED_DATA:
-            return event
-        with trio.move_on_after(timeout) as scope:
-            data = await stream.receive_some(65536)
-        if scope.cancelled_caught:
-            raise _Closed()
-        conn.receive_data(data)  # b"" marks the end of the stream
-
-
-async def _read_request(
-    conn: h11.Connection,
-    stream: trio.abc.Stream,
-    limits: HttpLimits,
-    reject: Rejecter,
-    method: list[str],
-) -> Request | Response | None:
-    """The next request; a Response to send before hanging up; None when the peer left.
-    ``method`` gets the request's method as soon as it is known (a refusal of a
-    HEAD request is framed without a body)."""
-    try:
-        return await _read_request_events(conn, stream, limits, reject, method)
-    except h11.RemoteProtocolError as error:
-        if conn.our_state is not h11.SEND_RESPONSE and conn.our_state is not h11.IDLE:
-            return None
-        return reject(400, "InvalidRequest", f"The request is not valid HTTP/1.1: {error}.")
-
-
-async def _read_request_events(
-    conn: h11.Connection,
-    stream: trio.abc.Stream,
-    limits: HttpLimits,
-    reject: Rejecter,
-    method_seen: list[str],
-) -> Request | Response | None:
-    event = await _next_event(conn, stream, limits.idle_timeout)
-    if isinstance(event, h11.ConnectionClosed) or not isinstance(event, h11.Request):
-        return None
-    method_seen.append(event.method.decode("ascii", "replace"))
-    headers = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in event.headers}
-    try:
-        target = event.target.decode("ascii")
-    except UnicodeDecodeError:
-        return reject(400, "InvalidRequestURL", "The request URL should be ASCII.")
-    method = event.method.decode("ascii")
-    length = headers.get("content-length")
-    if length is not None and length.isdigit() and int(length) > limits.max_body:
-        raise _TooLarge(limits, reject)
-    if conn.they_are_waiting_for_100_continue:
-        await stream.send_all(conn.send(h11.InformationalResponse(status_code=100, headers=[])))
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        event = await _next_event(conn, stream, limits.read_timeout)
-        if isinstance(event, h11.Data):
-            size += len(event.data)
-            if size > limits.max_body:
-                raise _TooLarge(limits, reject)
-            chunks.append(event.data)
-        elif isinstance(event, h11.EndOfMessage):
-            break
-        else:
-            raise _Closed()
-    return Request(method, target, headers, b"".join(chunks))
-
-
-@asynccontextmanager
-async def _watch_hangup(conn: h11.Connection, stream: trio.abc.Stream) -> AsyncIterator[None]:
-    """Read the socket while the body waits; a hang-up cancels the body and raises HangUp.
-
-    Only requests that are about to park (long polls) pay for this: the
-    common request never starts a watcher.
-    """
-    hung_up = False
-
-    async def watch(cancel_scope: trio.CancelScope) -> None:
-        nonlocal hung_up
-        buffered = 0
-        while buffered < 65536:
-            data = await stream.receive_some(65536)
-            if not data:
-                hung_up = True
-                cancel_scope.cancel()  # drop the waiter: it takes no message
-                return
-            buffered += len(data)
-            conn.receive_data(data)  # a pipelined request: h11 keeps it for the next cycle
-        await trio.sleep_forever()
-
-    failure: BaseException | None = None
-    async with trio.open_nursery() as nursery:
-        nursery.start_soon(watch, nursery.cancel_scope)
-        try:
-            yield
-        except trio.Cancelled:
-            raise  # ours (hang-up) is absorbed by the nursery; any other goes on
-        except BaseException as error:  # noqa: BLE001 - re-raised below, unwrapped
-            failure = error  # (strict nurseries would wrap it in an ExceptionGroup)
-        nursery.cancel_scope.cancel()
-    if failure is not None:
-        raise failure
-    if hung_up:
-        raise HangUp()
-
-
-async def _send(
-    conn: h11.Connection,
-    stream: trio.abc.Stream,
-    response: Response,
-    close: bool = False,
-    head: bool = False,
-) -> None:
-    headers = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in response.headers]
-    body = b"" if head or response.status in (204, 304) else response.body
-    if response.status not in (204, 304) and not head:
-        headers.append((b"Content-Length", str(len(body)).encode()))
-    if close:
-        headers.append((b"Connection", b"close"))
-    try:
-        data = conn.send(h11.Response(status_code=response.status, headers=headers))
-        if body:
-            data += conn.send(h11.Data(data=body))
-        data += conn.send(h11.EndOfMessage())
-    except h11.LocalProtocolError:
-        log.exception("could not frame a response")
-        raise _Closed() from None
-    await stream.send_all(data)
+        notify_closing(sock)
+        sock.close()

@@ -176,7 +176,8 @@ async def send_message(call: "Call") -> "Response":
     root = parse(call.request.body, "Message", "Messages")
     queue = call.broker.get_queue(_name(call))
     if local(root.tag) == "Message":
-        sent = await queue.send_message(_outgoing(root))
+        sent = queue.send_message_nowait(_outgoing(root))
+        await call.broker.durable()
         inner = element("MessageId", sent.message_id) + element(
             "MessageBodyMD5", sent.message_body_md5
         )
@@ -187,10 +188,11 @@ async def send_message(call: "Call") -> "Response":
     if len(entries) > BATCH_MAX:
         raise InvalidArgument(f"The count of messages should between 1 and {BATCH_MAX}.")
     try:
-        results = await queue.batch_send_message([_outgoing(entry) for entry in entries])
+        results = queue.batch_send_message_nowait([_outgoing(entry) for entry in entries])
         status = 201
     except BatchSendFail as failure:
         results, status = failure.results, 500
+    await call.broker.durable()
     rendered = []
     for result in results:
         if isinstance(result, MNSError):
@@ -267,16 +269,15 @@ async def receive_or_peek(call: "Call") -> "Response":
 
 
 async def _receive(call: "Call", queue: Queue, count: int, wait: int | None) -> list[ReceivedMessage]:
-    """Receive what is there at once; only a poll that must wait watches its socket."""
-    try:
-        return await queue.batch_receive_message(count, 0)
-    except MessageNotExist:
-        if wait == 0 or call.request.watch_hangup is None:
-            if wait == 0:
-                raise
-            return await queue.batch_receive_message(count, wait)
-    async with call.request.watch_hangup():
-        return await queue.batch_receive_message(count, wait)
+    """Receive what is there at once, with no scheduling point; only a poll that
+    must wait parks, on its own socket (``request.idle``)."""
+    got = queue.batch_receive_message_nowait(count)
+    if got:
+        await call.broker.durable()
+        return got
+    if wait == 0:
+        raise MessageNotExist()
+    return await queue.batch_receive_message(count, wait, idle=call.request.idle)
 
 
 # -- handles -----------------------------------------------------------------------------------
@@ -290,7 +291,8 @@ async def delete_message(call: "Call") -> "Response":
     if handle is not None:
         if not handle:
             raise MissingReceiptHandle()
-        await queue.delete_message(handle)
+        queue.delete_message_nowait(handle)
+        await call.broker.durable()
         return call.respond(204)
     if not call.request.body.strip():
         raise MissingReceiptHandle()
@@ -299,8 +301,9 @@ async def delete_message(call: "Call") -> "Response":
     if not handles:
         raise MalformedXML("The ReceiptHandles element holds no ReceiptHandle.")
     try:
-        await queue.batch_delete_message(handles)
+        queue.batch_delete_message_nowait(handles)
     except BatchDeleteFail as failure:
+        await call.broker.durable()
         rendered = (
             "<Error>"
             + element("ErrorCode", error.code)
@@ -310,6 +313,7 @@ async def delete_message(call: "Call") -> "Response":
             for handle, error in failure.errors.items()
         )
         return call.respond(404, document("Errors", rendered))
+    await call.broker.durable()
     return call.respond(204)
 
 
@@ -322,7 +326,8 @@ async def change_message_visibility(call: "Call") -> "Response":
     timeout = _query_int(call, "visibilitytimeout", "VisibilityTimeout")
     if timeout is None:
         raise MissingVisibilityTimeout()
-    changed = await queue.change_message_visibility(handle, timeout)
+    changed = queue.change_message_visibility_nowait(handle, timeout)
+    await call.broker.durable()
     inner = element("ReceiptHandle", changed.receipt_handle) + element(
         "NextVisibleTime", changed.next_visible_time
     )

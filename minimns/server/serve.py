@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import socket
 from dataclasses import dataclass, field, replace
 
 import trio
@@ -83,9 +84,14 @@ async def serve(
         if open_connections >= options.max_connections:
             await stream.aclose()
             return
+        # The edge reads and writes the plain socket (see http.py): take it out
+        # of trio's wrapper, which has set TCP_NODELAY on it.
+        wrapped = stream.socket
+        sock = socket.socket(wrapped.family, wrapped.type, wrapped.proto, fileno=wrapped.detach())
+        sock.setblocking(False)
         open_connections += 1
         try:
-            await serve_connection(stream, app, app.reject, limits)
+            await serve_connection(sock, app, app.reject, limits)
         finally:
             open_connections -= 1
 

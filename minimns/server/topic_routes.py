@@ -143,7 +143,7 @@ async def publish_message(call: "Call") -> "Response":
             user = parse_properties(child, "PropertyValue")
         elif tag == "SystemProperties":
             system = parse_properties(child, "SystemPropertyValue")
-    published = await call.broker.get_topic(_names(call)[0]).publish_message(
+    published = call.broker.get_topic(_names(call)[0]).publish_message_nowait(
         TopicMessage(
             fields["MessageBody"],
             message_tag=fields.get("MessageTag") or None,
@@ -153,6 +153,7 @@ async def publish_message(call: "Call") -> "Response":
             system_properties=system,
         )
     )
+    await call.broker.durable()
     inner = element("MessageId", published.message_id) + element(
         "MessageBodyMD5", published.message_body_md5
     )
