@@ -42,29 +42,46 @@ def content_md5(body: bytes) -> str:
 
 
 def string_to_sign(method: str, target: str, headers: dict[str, str]) -> str:
-    mns_headers = sorted(
-        (name, value) for name, value in headers.items() if name.startswith("x-mns-")
-    )
+    mns = [(name, value) for name, value in headers.items() if name.startswith("x-mns-")]
+    if len(mns) > 1:
+        mns.sort()  # by name (names are unique)
     date = headers.get("x-mns-date") or headers.get("date", "")
-    return "".join(
-        [
-            method,
-            "\n",
-            headers.get("content-md5", ""),
-            "\n",
-            headers.get("content-type", ""),
-            "\n",
-            date,
-            "\n",
-            *(f"{name}:{value}\n" for name, value in mns_headers),
-            target,
-        ]
+    canonical = "".join([f"{name}:{value}\n" for name, value in mns])
+    return (
+        f"{method}\n{headers.get('content-md5', '')}\n{headers.get('content-type', '')}\n"
+        f"{date}\n{canonical}{target}"
     )
+
+
+_MACS: dict[str, "hmac.HMAC"] = {}  # secret -> HMAC-SHA1 keyed with it, copied per request
 
 
 def sign(secret: str, text: str) -> str:
-    digest = hmac.new(secret.encode("utf-8"), text.encode("utf-8"), hashlib.sha1).digest()
-    return base64.b64encode(digest).decode()
+    mac = _MACS.get(secret)
+    if mac is None:
+        if len(_MACS) > 64:
+            _MACS.clear()
+        mac = _MACS[secret] = hmac.new(secret.encode("utf-8"), digestmod=hashlib.sha1)
+    mac = mac.copy()
+    mac.update(text.encode("utf-8"))
+    return base64.b64encode(mac.digest()).decode()
+
+
+_DATES: dict[str, int] = {}  # Date header -> epoch ms: a client sends one value per second
+
+
+def _date_ms(date: str) -> int:
+    """Epoch ms of an HTTP date; InvalidDateHeader if it is not one."""
+    sent_ms = _DATES.get(date)
+    if sent_ms is None:
+        try:
+            sent_ms = int(parsedate_to_datetime(date).timestamp() * 1000)
+        except (TypeError, ValueError, IndexError, OverflowError):
+            raise InvalidDateHeader() from None
+        if len(_DATES) > 256:
+            _DATES.clear()
+        _DATES[date] = sent_ms
+    return sent_ms
 
 
 def key_id_of(request: Request) -> str | None:
@@ -76,7 +93,8 @@ def key_id_of(request: Request) -> str | None:
 
 def verify(request: Request, credentials: Credentials, now_ms: int) -> None:
     """Raise the MNS error a request with this signature, digest and date gets."""
-    authorization = request.headers.get("authorization")
+    headers = request.headers
+    authorization = headers.get("authorization")
     if authorization is None:
         raise MissingAuthorizationHeader()
     scheme, _, rest = authorization.partition(" ")
@@ -85,20 +103,17 @@ def verify(request: Request, credentials: Credentials, now_ms: int) -> None:
         raise InvalidAuthorizationHeader()
     if key_id != credentials.access_key_id:
         raise InvalidAccessKeyId()
-    date = request.headers.get("x-mns-date") or request.headers.get("date")
+    date = headers.get("x-mns-date") or headers.get("date")
     if date is None:
         raise MissingDateHeader()
-    try:
-        sent_ms = int(parsedate_to_datetime(date).timestamp() * 1000)
-    except (TypeError, ValueError, IndexError):
-        raise InvalidDateHeader() from None
+    sent_ms = _date_ms(date)
     expected = sign(
-        credentials.access_key_secret, string_to_sign(request.method, request.target, request.headers)
+        credentials.access_key_secret, string_to_sign(request.method, request.target, headers)
     )
     if not hmac.compare_digest(expected.encode(), signature.encode("utf-8", "surrogateescape")):
         raise SignatureDoesNotMatch()
     if abs(now_ms - sent_ms) > MAX_SKEW_MS:
         raise TimeExpired()
-    digest = request.headers.get("content-md5")
+    digest = headers.get("content-md5")
     if digest is not None and digest != content_md5(request.body):
         raise InvalidDigest()

@@ -144,8 +144,14 @@ class RequestParser:
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserUpgrade as upgrade:
-            # Upgrade or CONNECT: llhttp stops after the request. minimns never
-            # switches protocols; it answers the request and reads on as HTTP/1.1.
+            # llhttp stops after an upgrade request or a CONNECT. minimns never
+            # switches protocols: it answers the request and reads on as HTTP/1.1,
+            # except after a CONNECT, whose body llhttp cannot frame: that
+            # request is the connection's last.
+            if self.requests and self.requests[-1].method == "CONNECT":
+                self.requests[-1].last = True
+                self.eof = True  # nothing after it is read
+                return
             self._parser = httptools.HttpRequestParser(self)
             self.feed(data[int(upgrade.args[0]):])
             return
