@@ -70,6 +70,7 @@ SQS_BATCH = 10  # SendMessageBatch, ReceiveMessage and DeleteMessageBatch all st
 FILL = 2000  # messages kept queued in the queue under test in the throughput runs
 LONG_POLL = 10  # seconds a parked receiver waits
 FILL_CAP_MOTO = 60.0  # seconds, if moto has to be filled over HTTP
+KEY_ID, KEY_SECRET = "bench-id", "bench-secret"  # minimns serve verifies every signature
 
 # Targets
 TARGET_A_SINGLE = 0.5  # minimns SDK msgs/s >= half of redis's, one at a time
@@ -328,7 +329,8 @@ def start_minimns(pin: set[int] | None, profile_to: str | None) -> Server:
     cmd = [sys.executable]
     if profile_to:
         cmd += ["-m", "cProfile", "-o", profile_to]
-    cmd += ["-m", "minimns", "serve", "--host", LOOPBACK, "--port", "0"]
+    cmd += ["-m", "minimns", "serve", "--host", LOOPBACK, "--port", "0",
+            "--access-key-id", KEY_ID, "--access-key-secret", KEY_SECRET]
 
     def ready(text: str) -> str | None:
         for line in text.splitlines():
@@ -485,10 +487,10 @@ class MinimnsSDK:
         from mns.account import Account
 
         self.endpoint = endpoint
-        self.account = Account(endpoint, "bench-id", "bench-secret")
+        self.account = Account(endpoint, KEY_ID, KEY_SECRET)
         self.q = self._queue(self.account, f"{tag}-tput")
         self.wq = self._queue(self.account, f"{tag}-wake")
-        self.rq = self._queue(Account(endpoint, "bench-id", "bench-secret"), f"{tag}-wake", create=False)
+        self.rq = self._queue(Account(endpoint, KEY_ID, KEY_SECRET), f"{tag}-wake", create=False)
 
     @staticmethod
     def _queue(account: Any, name: str, create: bool = True) -> Any:
@@ -819,22 +821,69 @@ def phase_a(ctx: "Context", cfg: Config) -> None:
 # ------------------------------------------------------------------------------------------
 
 
-def request_bytes(host: str, queue: str) -> dict[str, bytes]:
-    """Pre-built requests. The server runs without keys, so no signature is needed."""
-    xml = (
-        '<?xml version="1.0" encoding="UTF-8"?><Message xmlns="http://mns.aliyuncs.com/doc/v1/">'
-        f"<MessageBody>{BODY}</MessageBody></Message>"
-    ).encode()
-    common = f"Host: {host}\r\nx-mns-version: 2015-06-06\r\n"
-    return {
-        "send": (f"POST /queues/{queue}/messages HTTP/1.1\r\n{common}Content-Type: text/xml\r\n"
-                 f"Content-Length: {len(xml)}\r\n\r\n").encode() + xml,
-        "receive": f"GET /queues/{queue}/messages?waitseconds=0 HTTP/1.1\r\n{common}\r\n".encode(),
-        "receive_wait": (f"GET /queues/{queue}/messages?waitseconds={LONG_POLL} HTTP/1.1\r\n"
-                         f"{common}\r\n").encode(),
-        "delete_head": f"DELETE /queues/{queue}/messages?ReceiptHandle=".encode(),
-        "delete_tail": f" HTTP/1.1\r\n{common}\r\n".encode(),
-    }
+class Requests:
+    """Pre-built requests for one queue, signed as the official SDK signs them
+    (HMAC-SHA1 over method, Content-MD5, Content-Type, Date, x-mns-* headers and
+    the target). Send and receive are re-signed once a second, when the Date
+    changes; a delete is signed per request (its target carries the handle)."""
+
+    def __init__(self, host: str, queue: str, signed: bool = True) -> None:
+        import base64
+        import hashlib
+        import hmac
+        from email.utils import formatdate
+
+        self._b64, self._hmac, self._sha1, self._formatdate = base64.b64encode, hmac, hashlib.sha1, formatdate
+        self.host, self.queue, self.signed = host, queue, signed
+        self._key = KEY_SECRET.encode()
+        self.send_body = (
+            '<?xml version="1.0" encoding="UTF-8"?><Message xmlns="http://mns.aliyuncs.com/doc/v1/">'
+            f"<MessageBody>{BODY}</MessageBody></Message>"
+        ).encode()
+        self._md5 = base64.b64encode(hashlib.md5(self.send_body).hexdigest().encode()).decode()
+        self._second = -1
+        self._cache: dict[str, bytes] = {}
+
+    def _head(self, method: str, target: str, date: str, md5: str = "", ctype: str = "") -> str:
+        lines = [f"{method} {target} HTTP/1.1", f"Host: {self.host}", f"Date: {date}",
+                 "x-mns-version: 2015-06-06"]
+        if md5:
+            lines += [f"Content-MD5: {md5}", f"Content-Type: {ctype}"]
+        if self.signed:
+            text = f"{method}\n{md5}\n{ctype}\n{date}\nx-mns-version:2015-06-06\n{target}"
+            digest = self._hmac.new(self._key, text.encode(), self._sha1).digest()
+            lines.append(f"Authorization: MNS {KEY_ID}:{self._b64(digest).decode()}")
+        return "\r\n".join(lines) + "\r\n"
+
+    def _fresh(self) -> dict[str, bytes]:
+        second = int(time.time())
+        if second != self._second:
+            self._second = second
+            date = self._formatdate(second, usegmt=True)
+            self._date = date
+            q = self.queue
+            send = self._head("POST", f"/queues/{q}/messages", date, self._md5, "text/xml;charset=UTF-8")
+            self._cache = {
+                "send": (send + f"Content-Length: {len(self.send_body)}\r\n\r\n").encode() + self.send_body,
+                "receive": (self._head("GET", f"/queues/{q}/messages?waitseconds=0", date) + "\r\n").encode(),
+                "receive_wait": (self._head("GET", f"/queues/{q}/messages?waitseconds={LONG_POLL}", date)
+                                 + "\r\n").encode(),
+            }
+        return self._cache
+
+    def send(self) -> bytes:
+        return self._fresh()["send"]
+
+    def receive(self) -> bytes:
+        return self._fresh()["receive"]
+
+    def receive_wait(self) -> bytes:
+        return self._fresh()["receive_wait"]
+
+    def delete(self, handle: bytes) -> bytes:
+        self._fresh()
+        target = f"/queues/{self.queue}/messages?ReceiptHandle={handle.decode()}"
+        return (self._head("DELETE", target, self._date) + "\r\n").encode()
 
 
 def receipt_handle(body: bytes) -> bytes | None:
@@ -850,7 +899,7 @@ class _LoadConn(asyncio.Protocol):
 
     KINDS = ("send", "receive", "delete")
 
-    def __init__(self, reqs: dict[str, bytes], stats: dict[str, Any]) -> None:
+    def __init__(self, reqs: Requests, stats: dict[str, Any]) -> None:
         self.reqs, self.stats = reqs, stats
         self.buf = bytearray()
         self.state = 0
@@ -869,7 +918,8 @@ class _LoadConn(asyncio.Protocol):
         if self.stopped:
             return
         r = self.reqs
-        data = (r["send"], r["receive"], r["delete_head"] + self.handle + r["delete_tail"])[self.state]
+        state = self.state
+        data = r.send() if state == 0 else r.receive() if state == 1 else r.delete(self.handle)
         self.t0 = perf()
         self.transport.write(data)  # type: ignore[union-attr]
 
@@ -924,7 +974,7 @@ class _LoadConn(asyncio.Protocol):
 
 async def _load(cfg: dict[str, Any]) -> dict[str, Any]:
     loop = asyncio.get_running_loop()
-    reqs = request_bytes(cfg["hostport"], cfg["queue"])
+    reqs = Requests(cfg["hostport"], cfg["queue"], cfg.get("signed", True))
     stats: dict[str, Any] = {"recording": False, "lat": {}, "errors": 0, "samples": [], "lost": 0}
     conns: list[_LoadConn] = []
     host, port = cfg["hostport"].rsplit(":", 1)
@@ -1208,7 +1258,7 @@ class RawHTTP:
         host, port = hostport.rsplit(":", 1)
         self.sock = socket.create_connection((host, int(port)), timeout=30)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.reqs = request_bytes(hostport, queue)
+        self.reqs = Requests(hostport, queue)
         self.buf = b""
 
     def call(self, data: bytes) -> tuple[int, bytes]:
@@ -1232,11 +1282,11 @@ class RawHTTP:
         r = self.reqs
         loop = Bounded(n, cap)
         for _ in loop:
-            self.call(r["send"])
-            status, body = self.call(r["receive"])
+            self.call(r.send())
+            status, body = self.call(r.receive())
             handle = receipt_handle(body)
             assert status == 200 and handle, (status, body[:200])
-            self.call(r["delete_head"] + handle + r["delete_tail"])
+            self.call(r.delete(handle))
         return loop.done
 
     def close(self) -> None:
@@ -1250,7 +1300,7 @@ def raw_wake(endpoint: str, queue: str, n: int, cap: float) -> list[float]:
     r = sender.reqs
 
     def recv() -> bytes:
-        status, body = receiver.call(r["receive_wait"])
+        status, body = receiver.call(r.receive_wait())
         handle = receipt_handle(body)
         if status != 200 or not handle:
             raise RuntimeError(f"long poll answered {status} {body[:200]!r}")
@@ -1259,8 +1309,8 @@ def raw_wake(endpoint: str, queue: str, n: int, cap: float) -> list[float]:
     try:
         return wake_loop(
             n, cap, 0.005, recv,
-            lambda h: receiver.call(r["delete_head"] + h + r["delete_tail"]),
-            lambda: sender.call(r["send"]),
+            lambda h: receiver.call(r.delete(h)),
+            lambda: sender.call(r.send()),
         )
     finally:
         sender.close()

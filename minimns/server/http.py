@@ -141,6 +141,7 @@ class _Connection:
         parser = self.parser
         requests = parser.requests
         unyielded = 0
+        answered = False  # a response was just sent: the next request is a round trip away
         while True:
             continued = False
             while not requests:
@@ -152,7 +153,8 @@ class _Connection:
                 if parser.wants_continue and not continued:
                     continued = True
                     await self._send(_CONTINUE)
-                data = await self._receive()
+                data = await self._receive(answered)
+                answered = False
                 if data is None:  # it had to wait: that was a scheduling point
                     unyielded = 0
                     continue
@@ -170,6 +172,7 @@ class _Connection:
             await self._send(data)
             if request.last:
                 return
+            answered = True
             unyielded += 1
             if unyielded >= _YIELD_EVERY:
                 unyielded = 0
@@ -184,14 +187,19 @@ class _Connection:
             elif self.started == math.inf:
                 self.started = trio.current_time()
 
-    async def _receive(self) -> bytes | None:
-        """The next bytes (b"" at the end of the stream); None after waiting for them."""
-        try:
-            return self.sock.recv(_READ_SIZE)
-        except BlockingIOError:
-            pass
-        except OSError:  # reset by the peer
-            return b""
+    async def _receive(self, answered: bool) -> bytes | None:
+        """The next bytes (b"" at the end of the stream); None after waiting for them.
+
+        Right after a response the client has yet to read it and answer, so
+        the socket is not tried first: that ``recv`` would almost always fail.
+        """
+        if not answered:
+            try:
+                return self.sock.recv(_READ_SIZE)
+            except BlockingIOError:
+                pass
+            except OSError:  # reset by the peer
+                return b""
         if not self.finite:
             await wait_readable(self.sock)
             return None
