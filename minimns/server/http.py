@@ -19,9 +19,10 @@ cost more than the MNS work behind them (benchmarks/README.md); so here:
   message is taken); bytes of pipelined requests are parsed and kept for
   after the poll.
 
-Timeouts are deadlines: an idle keep-alive connection is closed after
-``idle_timeout``, and a request must arrive whole within ``read_timeout``
-of its first byte, however slowly it trickles in.
+Timeouts are deadlines, kept by one ``Watchdog`` task for all connections:
+an idle keep-alive connection is closed after ``idle_timeout``, a request
+must arrive whole within ``read_timeout`` of its first byte however slowly
+it trickles in, and a client must take a response within ``read_timeout``.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from trio.lowlevel import checkpoint, notify_closing, wait_readable, wait_writab
 
 from .http_parser import Refusal, Request, RequestParser
 
-__all__ = ["HangUp", "HttpLimits", "Request", "Response", "serve_connection"]
+__all__ = ["HangUp", "HttpLimits", "Request", "Response", "Watchdog", "serve_connection"]
 
 log = logging.getLogger("minimns.http")
 
@@ -121,10 +122,41 @@ def frame(response: Response, head_only: bool = False, close: bool = False) -> b
     return b"".join(lines)
 
 
-class _Connection:
-    """One client connection: its socket, its parser and its deadlines."""
+class Watchdog:
+    """Closes connections whose deadline has passed, for every connection of a
+    server at once: one task that looks once a ``period``, so that waiting on a
+    socket needs no cancel scope of its own (entering and leaving one per wait
+    cost more than the wait). A deadline is enforced up to a period late.
+    """
 
-    __slots__ = ("sock", "parser", "handle", "reject", "limits", "finite", "started")
+    __slots__ = ("period", "_connections")
+
+    def __init__(self, period: float = 1.0) -> None:
+        self.period = period
+        self._connections: set[_Connection] = set()
+
+    def __len__(self) -> int:
+        return len(self._connections)
+
+    def watch(self, connection: "_Connection") -> None:
+        self._connections.add(connection)
+
+    def forget(self, connection: "_Connection") -> None:
+        self._connections.discard(connection)
+
+    async def run(self) -> None:
+        while True:
+            await trio.sleep(self.period)
+            now = trio.current_time()
+            for connection in [c for c in self._connections if c.deadline <= now]:
+                connection.scope.cancel()
+
+
+class _Connection:
+    """One client connection: its socket, its parser and its deadline."""
+
+    __slots__ = ("sock", "parser", "handle", "reject", "limits", "started", "deadline",
+                 "scope", "eager")
 
     def __init__(self, sock: socket.socket, handle: Handler, reject: Rejecter,
                  limits: HttpLimits) -> None:
@@ -133,15 +165,30 @@ class _Connection:
         self.handle = handle
         self.reject = reject
         self.limits = limits
-        # Under a virtual clock the limits are infinite: no deadline is ever set.
-        self.finite = not (math.isinf(limits.idle_timeout) and math.isinf(limits.read_timeout))
         self.started = math.inf  # trio time the current request's first bytes arrived
+        # When the watchdog closes this connection: set only while it waits on
+        # the client (to send, or to read), never while a request is answered.
+        self.deadline = math.inf
+        self.scope = trio.CancelScope()
+        # After a response, look for the next request after a checkpoint rather
+        # than wait for it (see _serve); off for one request after that failed.
+        self.eager = True
 
-    async def run(self) -> None:
+    async def run(self, watchdog: Watchdog | None) -> None:
+        if watchdog is None:
+            await self._serve(False)
+            return
+        watchdog.watch(self)
+        try:
+            with self.scope:
+                await self._serve(True)
+        finally:
+            watchdog.forget(self)
+
+    async def _serve(self, timed: bool) -> None:
         parser = self.parser
         requests = parser.requests
         unyielded = 0
-        answered = False  # a response was just sent: the next request is a round trip away
         while True:
             continued = False
             while not requests:
@@ -153,18 +200,17 @@ class _Connection:
                 if parser.wants_continue and not continued:
                     continued = True
                     await self._send(_CONTINUE)
-                data = await self._receive(answered)
-                answered = False
-                if data is None:  # it had to wait: that was a scheduling point
-                    unyielded = 0
-                    continue
-                self._feed(data)
+                data = await self._receive(timed)
+                unyielded = 0  # it waited: that was a scheduling point
+                if timed:
+                    self._feed_timed(data)
+                else:
+                    parser.feed(data)
             request = requests.popleft()
             request.idle = self.idle
             response = await self.handle(request)
-            head_only = request.method == "HEAD"
             try:
-                data = frame(response, head_only, close=request.last)
+                data = frame(response, request.method == "HEAD", close=request.last)
             except ValueError:
                 log.exception("could not frame a response to %s %s", request.method,
                               request.target)
@@ -172,46 +218,61 @@ class _Connection:
             await self._send(data)
             if request.last:
                 return
-            answered = True
-            unyielded += 1
-            if unyielded >= _YIELD_EVERY:
-                unyielded = 0
+            if requests:  # pipelined: answer on, but let the other connections in now and then
+                unyielded += 1
+                if unyielded >= _YIELD_EVERY:
+                    unyielded = 0
+                    await checkpoint()
+                continue
+            # The client has its answer and is writing the next request. While
+            # this task gives way to the others, that request usually arrives:
+            # then one checkpoint replaces a wait for readiness (an epoll_ctl,
+            # a trip through the IO manager). When it does not arrive (a quiet
+            # server), the connection waits, and tries again later.
+            if self.eager:
                 await checkpoint()
+                try:
+                    data = self.sock.recv(_READ_SIZE)
+                except BlockingIOError:
+                    self.eager = False
+                    continue
+                except OSError:  # reset by the peer
+                    data = b""
+                if timed:
+                    self._feed_timed(data)
+                else:
+                    parser.feed(data)
+                continue
+            self.eager = True  # waited this time; try it again next time
 
-    def _feed(self, data: bytes) -> None:
+    def _feed_timed(self, data: bytes) -> None:
         parser = self.parser
         parser.feed(data)
-        if self.finite:
-            if not parser.partial:
-                self.started = math.inf
-            elif self.started == math.inf:
-                self.started = trio.current_time()
+        if not parser.partial:
+            self.started = math.inf
+        elif self.started == math.inf:
+            self.started = trio.current_time()
 
-    async def _receive(self, answered: bool) -> bytes | None:
-        """The next bytes (b"" at the end of the stream); None after waiting for them.
-
-        Right after a response the client has yet to read it and answer, so
-        the socket is not tried first: that ``recv`` would almost always fail.
-        """
-        if not answered:
+    async def _receive(self, timed: bool) -> bytes:
+        """The next bytes, waiting for them if needed (b"" at the end of the stream)."""
+        sock = self.sock
+        while True:
             try:
-                return self.sock.recv(_READ_SIZE)
+                return sock.recv(_READ_SIZE)
             except BlockingIOError:
                 pass
             except OSError:  # reset by the peer
                 return b""
-        if not self.finite:
-            await wait_readable(self.sock)
-            return None
-        limits = self.limits
-        if self.parser.partial:
-            deadline = self.started + limits.read_timeout
-        else:
-            deadline = trio.current_time() + limits.idle_timeout
-        with trio.move_on_at(deadline):
-            await wait_readable(self.sock)
-            return None
-        raise _Closed()  # too slow, or idle too long
+            if timed:
+                limits = self.limits
+                if self.parser.partial:
+                    self.deadline = self.started + limits.read_timeout
+                else:
+                    self.deadline = trio.current_time() + limits.idle_timeout
+                await wait_readable(sock)
+                self.deadline = math.inf
+            else:
+                await wait_readable(sock)
 
     async def _send(self, data: bytes) -> None:
         sock = self.sock
@@ -224,18 +285,17 @@ class _Connection:
         if sent == len(data):
             return
         view = memoryview(data)
-        deadline = trio.current_time() + self.limits.read_timeout
-        with trio.move_on_at(deadline):  # a client that stops reading is dropped
-            while sent < len(data):
-                await wait_writable(sock)
-                try:
-                    sent += sock.send(view[sent:])
-                except BlockingIOError:
-                    pass
-                except OSError:
-                    raise _Closed() from None
-            return
-        raise _Closed()
+        # A client that stops reading is dropped (by the watchdog, when there is one).
+        self.deadline = trio.current_time() + self.limits.read_timeout
+        while sent < len(data):
+            await wait_writable(sock)
+            try:
+                sent += sock.send(view[sent:])
+            except BlockingIOError:
+                pass
+            except OSError:
+                raise _Closed() from None
+        self.deadline = math.inf
 
     async def _refuse(self, refusal: Refusal) -> None:
         response = self.reject(refusal.status, refusal.code, refusal.message)
@@ -269,10 +329,16 @@ async def serve_connection(
     handle: Handler,
     reject: Rejecter,
     limits: HttpLimits = HttpLimits(),
+    watchdog: Watchdog | None = None,
 ) -> None:
-    """Serve requests on one connected, non-blocking socket until either side closes it."""
+    """Serve requests on one connected, non-blocking socket until either side closes it.
+
+    The limits' timeouts hold only with a ``watchdog`` running (``Watchdog.run``);
+    without one (a virtual clock, where jumps are not idle time) a connection
+    waits for its client as long as it takes.
+    """
     try:
-        await _Connection(sock, handle, reject, limits).run()
+        await _Connection(sock, handle, reject, limits).run(watchdog)
     except (_Closed, HangUp):
         pass
     finally:

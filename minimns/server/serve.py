@@ -15,7 +15,7 @@ from ..push.client import HttpPusher
 from .app import MNSApp
 from .dev_routes import CERT_PATH as SIGNING_CERT_PATH
 from .auth import Credentials
-from .http import HttpLimits, serve_connection
+from .http import HttpLimits, Watchdog, serve_connection
 
 __all__ = ["DEFAULT_PORT", "ServerOptions", "serve"]
 
@@ -77,6 +77,8 @@ async def serve(
         # Jumps of a virtual clock are not idle time: connection timeouts would
         # fire on every advance, so a test server keeps connections open.
         limits = replace(limits, idle_timeout=math.inf, read_timeout=math.inf)
+    timed = not (math.isinf(limits.idle_timeout) and math.isinf(limits.read_timeout))
+    watchdog = Watchdog(min(1.0, limits.idle_timeout / 4, limits.read_timeout / 4)) if timed else None
     open_connections = 0
 
     async def handle(stream: trio.SocketStream) -> None:
@@ -91,9 +93,12 @@ async def serve(
         sock.setblocking(False)
         open_connections += 1
         try:
-            await serve_connection(sock, app, app.reject, limits)
+            await serve_connection(sock, app, app.reject, limits, watchdog)
         finally:
             open_connections -= 1
 
-    task_status.started((app, f"http://{shown}:{port}"))
-    await trio.serve_listeners(handle, listeners)
+    async with trio.open_nursery() as nursery:
+        if watchdog is not None:
+            nursery.start_soon(watchdog.run)
+        await nursery.start(trio.serve_listeners, handle, listeners)
+        task_status.started((app, f"http://{shown}:{port}"))
