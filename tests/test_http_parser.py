@@ -165,9 +165,11 @@ def test_http_11_without_host_and_other_versions_are_refused():
 
 
 def test_an_upgrade_request_is_read_as_http_11_and_so_is_what_follows():
-    parser = feed(b"GET / HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n" + GET)
-    assert [r.method for r in parser.requests] == ["GET", "GET"]
-    assert parser.refusal is None
+    upgrade = b"GET / HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n"
+    for chunks in ((upgrade + GET,), (upgrade, GET)):  # the next request with it, or after it
+        parser = feed(*chunks)
+        assert [r.method for r in parser.requests] == ["GET", "GET"]
+        assert parser.refusal is None and not parser.eof
 
 
 def test_connect_is_read_then_nothing_after_it():

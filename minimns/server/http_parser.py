@@ -153,7 +153,9 @@ class RequestParser:
                 self.eof = True  # nothing after it is read
                 return
             self._parser = httptools.HttpRequestParser(self)
-            self.feed(data[int(upgrade.args[0]):])
+            rest = data[int(upgrade.args[0]):]
+            if rest:  # (b"" would read as the end of the stream)
+                self.feed(rest)
             return
         except httptools.HttpParserCallbackError as error:
             cause = error.__context__
