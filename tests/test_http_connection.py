@@ -151,6 +151,8 @@ def test_a_client_that_stops_reading_is_dropped_after_the_read_timeout():
             client = await start(nursery, watchdog, handle=big)
             await client.send(request())
             sent = trio.current_time()
+            while not len(watchdog):  # the connection's task has yet to run
+                await trio.sleep(0)
             while len(watchdog):
                 await trio.sleep(1)
             assert LIMITS.read_timeout <= trio.current_time() - sent <= LIMITS.read_timeout + 2
