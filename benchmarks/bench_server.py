@@ -78,6 +78,11 @@ TARGET_A_BATCH = 0.5  # ... and in batches
 TARGET_A_WAKE_P50_MS = 2.0
 TARGET_B_RPS = 8000.0
 TARGET_B_P99_MS = 20.0
+TARGET_B_BARE = 1.0  # minimns requests/s / the bare trio + h11 server's, same client, same run
+TARGET_A_RAW_WAKE_P50_MS = 1.0  # the wake-up over raw HTTP, no SDK: the server's share
+TARGET_D_KIB_PER_POLL = 4.0  # server memory per parked HTTP long poll
+TARGET_D_CLIMB_MIB = 8.0  # server RSS after round 3 minus after round 1, polls answered and closed
+PARK_SECONDS = 30  # the long polls of (d) wait this long, at most
 TARGET_C_HTTP_COST = 5.0  # in-process msgs/s / SDK-over-HTTP msgs/s
 TARGET_C_MOCK = 3.0  # mock_mns msgs/s / SDK-over-loopback msgs/s
 
@@ -95,12 +100,13 @@ class Config:
     warmup: float  # seconds of load before (b) measures
     window: float  # seconds per measured window in (b)
     inproc: int  # cycles per in-process run in (c), at most
+    polls: int  # parked long polls per round in (d)
 
 
 FULL = Config(reps=5, single=4000, batches=400, cap=3.0, moto_cap=10.0, wakes=300,
-              wake_cap=6.0, conns=64, warmup=1.5, window=3.0, inproc=20_000)
+              wake_cap=6.0, conns=64, warmup=1.5, window=3.0, inproc=20_000, polls=10_000)
 QUICK = Config(reps=3, single=600, batches=60, cap=1.0, moto_cap=3.0, wakes=60,
-               wake_cap=2.0, conns=64, warmup=0.5, window=1.0, inproc=3_000)
+               wake_cap=2.0, conns=64, warmup=0.5, window=1.0, inproc=3_000, polls=1_000)
 
 results: list[tuple[str, float | None, str, bool | None]] = []  # label, value, target, ok
 
@@ -814,6 +820,11 @@ def phase_a(ctx: "Context", cfg: Config) -> None:
         extra = f"   (redis p50 {median(stats['redis']['p50']) * 1e3:.2f} ms)"
     print(f"    minimns wake p50 {p50:.2f} ms   target < {TARGET_A_WAKE_P50_MS:g} ms   {verdict(ok)}{extra}")
     results.append(("(a) wake latency p50, ms", p50, f"< {TARGET_A_WAKE_P50_MS:g}", ok))
+    raw_p50 = median(stats["raw"]["p50"]) * 1e3
+    ok_raw = raw_p50 < TARGET_A_RAW_WAKE_P50_MS
+    print(f"    minimns raw HTTP wake p50 {raw_p50:.2f} ms   target < {TARGET_A_RAW_WAKE_P50_MS:g} ms"
+          f"   {verdict(ok_raw)}")
+    results.append(("(a) raw HTTP wake p50, ms", raw_p50, f"< {TARGET_A_RAW_WAKE_P50_MS:g}", ok_raw))
 
 
 # ------------------------------------------------------------------------------------------
@@ -868,6 +879,8 @@ class Requests:
                 "receive": (self._head("GET", f"/queues/{q}/messages?waitseconds=0", date) + "\r\n").encode(),
                 "receive_wait": (self._head("GET", f"/queues/{q}/messages?waitseconds={LONG_POLL}", date)
                                  + "\r\n").encode(),
+                "park": (self._head("GET", f"/queues/{q}/messages?waitseconds={PARK_SECONDS}", date)
+                         + "\r\n").encode(),
             }
         return self._cache
 
@@ -879,6 +892,9 @@ class Requests:
 
     def receive_wait(self) -> bytes:
         return self._fresh()["receive_wait"]
+
+    def park(self) -> bytes:
+        return self._fresh()["park"]
 
     def delete(self, handle: bytes) -> bytes:
         self._fresh()
@@ -1091,21 +1107,25 @@ def phase_b(ctx: "Context", cfg: Config) -> None:
         ref = run_load(f"{LOOPBACK}:{bare.info}", "bench-load-tput", bare.pid, cfg)
     finally:
         bare.stop()
-    if isinstance(ref, str):
-        print("    (reference server failed: " + ref.strip()[-300:] + ")")
-    else:
-        print("    reference: a bare trio + h11 server (canned answers of the same sizes and headers, no MNS),"
-              " same client:")
-        print_load("bare", ref)
-        print(f"    (for information) minimns / bare trio+h11: requests/s {rps / ref['rps']:5.2f}x,"
-              f" server cpu per request {out['per_req'] / ref['per_req']:5.2f}x")
-
     ok_rps = rps >= TARGET_B_RPS
     ok_p99 = p99 < TARGET_B_P99_MS
     print(f"    minimns requests/s {rps:,.0f}  target >= {TARGET_B_RPS:,.0f}   {verdict(ok_rps)}"
           f"      p99 {p99:.2f} ms  target < {TARGET_B_P99_MS:g} ms   {verdict(ok_p99)}")
     results.append((f"(b) requests/s at {c} conns", rps, f">= {TARGET_B_RPS:,.0f}", ok_rps))
     results.append((f"(b) p99 latency at {c} conns, ms", p99, f"< {TARGET_B_P99_MS:g}", ok_p99))
+    if isinstance(ref, str):
+        print("    (reference server failed: " + ref.strip()[-300:] + ")")
+        results.append(("(b) minimns / bare trio+h11, req/s", None, f">= {TARGET_B_BARE:g}", False))
+        return
+    print("    reference: a bare trio + h11 server (canned answers of the same sizes and headers, no MNS),"
+          " same client:")
+    print_load("bare", ref)
+    ratio = rps / ref["rps"]
+    ok_bare = ratio >= TARGET_B_BARE
+    print(f"    server cpu per request minimns / bare {out['per_req'] / ref['per_req']:5.2f}x")
+    print(f"    ratio minimns / bare trio+h11, requests/s {ratio:5.2f}x   target >= {TARGET_B_BARE:g}"
+          f"   {verdict(ok_bare)}")
+    results.append(("(b) minimns / bare trio+h11, req/s", ratio, f">= {TARGET_B_BARE:g}", ok_bare))
 
 
 def bare_server_main() -> int:
@@ -1418,6 +1438,112 @@ def phase_c(ctx: "Context", cfg: Config) -> None:
 
 
 # ------------------------------------------------------------------------------------------
+# (d) parked long polls: the server's memory per waiting poll, and whether it comes back
+# ------------------------------------------------------------------------------------------
+
+
+def rss_kib(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise RuntimeError(f"no VmRSS for pid {pid}")
+
+
+def rss_settled(pid: int, cap: float = 10.0) -> int:
+    """The server's RSS once it has stopped moving (the server is still accepting and
+    parking the last polls when the client has written them)."""
+    last, t_end = rss_kib(pid), perf() + cap
+    while perf() < t_end:
+        time.sleep(0.25)
+        now = rss_kib(pid)
+        if abs(now - last) < 64:
+            return now
+        last = now
+    return last
+
+
+def park_round(hostport: str, queue: str, pid: int, n: int) -> tuple[int, int, float]:
+    """Park ``n`` long polls, each on its own connection, then answer every one with
+    a message of its own, delete the messages and close the connections (so the
+    queue is empty again and what the server still holds is not messages).
+    Returns RSS (KiB) while parked and after, and the seconds the answers took."""
+    host, port = hostport.rsplit(":", 1)
+    sender = RawHTTP(hostport, queue)
+    sockets: list[socket.socket] = []
+    try:
+        for _ in range(n):
+            sock = socket.create_connection((host, int(port)), timeout=PARK_SECONDS)
+            sock.sendall(sender.reqs.park())
+            sockets.append(sock)
+        parked = rss_settled(pid)
+        t0 = perf()
+        for _ in range(n):
+            status, _body = sender.call(sender.reqs.send())
+            assert status == 201, status
+        handles = []
+        for sock in sockets:
+            data = b""
+            while b"</Message>" not in data:
+                chunk = sock.recv(65536)
+                if not chunk:
+                    raise ConnectionError("the server closed a parked poll without answering")
+                data += chunk
+            if data.startswith(b"HTTP/1.1 200"):
+                handles.append(receipt_handle(data))
+        answered = perf() - t0
+        if len(handles) != n:
+            raise RuntimeError(f"{n - len(handles)} of {n} parked polls were not answered 200")
+        for handle in handles:
+            status, _body = sender.call(sender.reqs.delete(handle))
+            assert status == 204, status
+    finally:
+        for sock in sockets:
+            sock.close()
+        sender.close()
+    return parked, rss_settled(pid), answered
+
+
+def phase_d(ctx: "Context", cfg: Config) -> None:
+    n = cfg.polls
+    print(f"\n(d) parked long polls: {n:,} HTTP receives (waitseconds={PARK_SECONDS}), one connection each,"
+          " on an empty queue; then one message each; 3 rounds")
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < n + 256 <= hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (n + 256, hard))
+    elif hard < n + 256:
+        print(f"    skipped: the open-file limit ({hard}) is below {n + 256}")
+        results.append(("(d) KiB per parked poll", None, f"< {TARGET_D_KIB_PER_POLL:g}", None))
+        return
+    hostport, pid = ctx.endpoint.partition("://")[2], ctx.minimns.pid
+    from mns.account import Account
+
+    MinimnsSDK._queue(Account(ctx.endpoint, KEY_ID, KEY_SECRET), "bench-park-crowd")
+    idle0 = rss_settled(pid)
+    per_poll: list[float] = []
+    after: list[int] = []
+    idle = idle0
+    for rnd in range(3):
+        settle_gc()
+        parked, released, took = park_round(hostport, "bench-park-crowd", pid, n)
+        per_poll.append((parked - idle) / n)
+        after.append(released)
+        print(f"    round {rnd + 1}: server RSS {idle / 1024:6.1f} MiB before, {parked / 1024:6.1f} MiB with"
+              f" {n:,} parked ({(parked - idle) / n:5.2f} KiB per poll), {released / 1024:6.1f} MiB after"
+              f" all were answered, deleted and closed; answers took {took:.2f} s")
+        idle = released
+    kib = per_poll[0]  # later rounds reuse what the first left with the allocator
+    climb = (after[-1] - after[0]) / 1024
+    ok_kib = kib < TARGET_D_KIB_PER_POLL
+    ok_climb = climb < TARGET_D_CLIMB_MIB
+    print(f"    memory per parked poll {kib:.2f} KiB   target < {TARGET_D_KIB_PER_POLL:g} KiB   {verdict(ok_kib)}")
+    print(f"    RSS after round 3 minus after round 1: {climb:+.1f} MiB   target < {TARGET_D_CLIMB_MIB:g} MiB"
+          f"   {verdict(ok_climb)}   (first round over idle {(after[0] - idle0) / 1024:+.1f} MiB)")
+    results.append(("(d) KiB per parked poll", kib, f"< {TARGET_D_KIB_PER_POLL:g}", ok_kib))
+    results.append(("(d) RSS climb rounds 1->3, MiB", climb, f"< {TARGET_D_CLIMB_MIB:g}", ok_climb))
+
+
+# ------------------------------------------------------------------------------------------
 # the run
 # ------------------------------------------------------------------------------------------
 
@@ -1486,7 +1612,7 @@ class Context:
             server.stop()
 
 
-PHASES = {"a": phase_a, "b": phase_b, "c": phase_c}
+PHASES = {"a": phase_a, "b": phase_b, "c": phase_c, "d": phase_d}
 
 
 def versions() -> str:
@@ -1555,7 +1681,7 @@ def cli() -> int:
         return bare_server_main()
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="short smoke run (fewer, shorter runs)")
-    ap.add_argument("--phases", default="abc", help="which phases to run, e.g. 'bc' (default abc)")
+    ap.add_argument("--phases", default="abcd", help="which phases to run, e.g. 'bc' (default abcd)")
     ap.add_argument("--reps", type=int, help="runs per figure (default 5, --quick 3)")
     ap.add_argument("--no-redis", action="store_true", help="leave Redis out of (a)")
     ap.add_argument("--no-moto", action="store_true", help="leave moto's SQS out of (a)")
