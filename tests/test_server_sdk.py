@@ -712,6 +712,28 @@ def test_invalid_message_arguments(account, qname, message):
     assert counts(queue.get_attributes()) == (0, 0, 0)
 
 
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda q: q.receive_message(31),
+        lambda q: q.batch_receive_message(2, 31),
+        lambda q: q.batch_receive_message(17, 0),
+        lambda q: q.batch_receive_message(0, 0),
+        lambda q: q.batch_peek_message(17),
+    ],
+    ids=["receive-wait-31", "batch-receive-wait-31", "batch-receive-17", "batch-receive-0", "batch-peek-17"],
+)
+def test_receive_arguments_checked_before_the_queue_is_touched(account, qname, call):
+    """A waitseconds outside 0-30 or a numOfMessages outside 1-16 is refused even
+    when a message could be taken at once, and the message stays where it was."""
+    queue = make_queue(account, qname)
+    queue.send_message(Message("waiting"))
+    error = server_error(call, queue)
+    assert error.type == "InvalidArgument"
+    assert counts(queue.get_attributes()) == (1, 0, 0)
+    assert server_error(call, account.get_queue(qname + "-absent")).type == "InvalidArgument"
+
+
 def test_range_error_messages_read_cleanly(account, qname):
     queue = make_queue(account, qname)
     error = server_error(queue.send_message, Message("x", priority=17))

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Awaitable, Callable
 
-from ..broker.queue import Queue
-from ..core.attributes import QueueMeta
+from ..broker.queue import WAIT_SECONDS_MAX, Queue
+from ..core.attributes import QueueMeta, check_range
 from ..core.message import Message, PeekedMessage, ReceivedMessage
 from ..core.queue import BATCH_MAX
 from ..errors import (
@@ -253,13 +253,19 @@ def _message_elements(message: PeekedMessage) -> str:
 async def receive_or_peek(call: "Call") -> "Response":
     """ReceiveMessage, BatchReceiveMessage, PeekMessage, BatchPeekMessage."""
     call.allow_query("waitseconds", "numofmessages", "peekonly")
-    queue = call.broker.get_queue(_name(call))
+    # Every query value is checked before the queue is looked at: MNS refuses a
+    # waitseconds of 31 even when a message is there to be taken at once.
     count = _query_int(call, "numofmessages", "numOfMessages")
+    if count is not None:
+        check_range("numOfMessages", count, 1, BATCH_MAX, "")
     peek = call.request.query.get("peekonly", "").lower() == "true"
+    wait = None if peek else _query_int(call, "waitseconds", "waitseconds")
+    if wait is not None:
+        check_range("waitseconds", wait, 0, WAIT_SECONDS_MAX, "seconds")
+    queue = call.broker.get_queue(_name(call))
     if peek:
         messages = await queue.batch_peek_message(1 if count is None else count)
     else:
-        wait = _query_int(call, "waitseconds", "waitseconds")
         messages = await _receive(call, queue, 1 if count is None else count, wait)
     if count is None:
         return call.respond(200, document("Message", _message_elements(messages[0])))
