@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+import time
 import urllib.error
 import urllib.request
 
@@ -163,6 +164,38 @@ def test_with_keys_the_console_and_endpoints_need_basic_auth():
         assert get_json(running, "/_minimns/health", auth=("ak", "sk"))["status"] == "ok"
         # the push certificate stays public: receivers fetch it
         assert get(running, "/_minimns/x509_public_certificate.pem")[0] == 200
+
+
+def mns_signed(server, method, resource, key_id, secret):
+    """Headers for a request signed the MNS way, by the official SDK's own signer."""
+    from mns.mns_client import MNSClient
+    from mns.auth import Credentials
+
+    client = MNSClient(server.endpoint, key_id, secret)
+    headers = {"x-mns-version": "2015-06-06", "host": client.host,
+               "content-type": "text/xml;charset=UTF-8",  # signed, as the SDK signs it
+               "date": time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime())}
+    headers["Authorization"] = client.get_signature(method, headers, resource, Credentials(key_id, secret))
+    return headers
+
+
+def test_with_keys_the_clock_takes_an_mns_signature_or_basic_auth():
+    options = ServerOptions(port=0, access_key_id="ak", access_key_secret="sk", dev_endpoints=True)
+    with ServerThread(options) as running:
+        start = get_json(running, "/_minimns/clock", auth=("ak", "sk"))["now_ms"]
+        target = "/_minimns/clock/advance?seconds=60"
+        signed = mns_signed(running, "POST", target, "ak", "sk")
+        moved = json.loads(get(running, target, method="POST", data=b"", headers=signed)[2])
+        assert moved["now_ms"] - start >= 60_000
+        assert get(running, target, method="POST", data=b"", auth=("ak", "sk"))[0] == 200
+        wrong = mns_signed(running, "POST", target, "ak", "not-the-secret")
+        assert status_of(running, target, method="POST", data=b"", headers=wrong) == 401
+        other_path = mns_signed(running, "POST", "/_minimns/clock/advance?seconds=1", "ak", "sk")
+        assert status_of(running, target, method="POST", data=b"", headers=other_path) == 401
+        assert status_of(running, "/_minimns/health", headers=mns_signed(running, "GET", "/_minimns/health",
+                                                                           "ak", "wrong")) == 401
+        assert get(running, "/_minimns/health",
+                   headers=mns_signed(running, "GET", "/_minimns/health", "ak", "sk"))[0] == 200
 
 
 def test_a_cross_site_post_is_refused(server):

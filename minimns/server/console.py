@@ -19,7 +19,7 @@ from urllib.parse import parse_qsl, unquote
 from ..core.sms.account import SmsError
 from ..errors import MNSError, QueueNotExist, TopicNotExist
 from . import console_assets, console_pages
-from .dev_routes import basic_auth_ok, same_origin, small_int
+from .dev_routes import developer_auth_ok, same_origin, small_int
 from .sms_routes import overview as sms_overview
 
 if TYPE_CHECKING:
@@ -67,7 +67,7 @@ class Console:
 
     async def handle(self, call: "Call") -> "Response":
         request = call.request
-        if not basic_auth_ok(self.app, request.headers):
+        if not developer_auth_ok(self.app, request):
             response = call.respond(401, b"Authentication required: the access key id and secret.",
                                     content_type="text/plain; charset=utf-8")
             response.headers.append(("WWW-Authenticate", 'Basic realm="minimns console"'))

@@ -23,8 +23,9 @@ Only with ``--dev-endpoints``, because they change state:
 - ``POST /_minimns/reset``: drop every queue, topic, SMS setting and record;
 - ``POST /_minimns/sms/reply``, ``POST /_minimns/sms/thresholds/lift``.
 
-With access keys configured, everything here but the certificate needs HTTP
-Basic authentication with the access key id and secret (the console's too).
+With access keys configured, everything here but the certificate needs the
+keys: HTTP Basic authentication with the access key id and secret, or an MNS
+signature made with them, as the SDKs sign (the console's pages too).
 """
 
 from __future__ import annotations
@@ -36,27 +37,35 @@ from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
-from ..errors import InvalidArgument, InvalidRequestURL, QueueNotExist
+from ..errors import InvalidArgument, InvalidRequestURL, MNSError, QueueNotExist
 from ..push.signing import PushSigner
 from . import metrics, sms_routes
+from .auth import verify
 from .json_out import json_response
 
 if TYPE_CHECKING:
     from .app import Call, MNSApp
-    from .http import Response
+    from .http import Request, Response
 
-__all__ = ["CERT_PATH", "basic_auth_ok", "handle", "same_origin", "small_int"]
+__all__ = ["CERT_PATH", "developer_auth_ok", "handle", "same_origin", "small_int"]
 
 CERT_PATH = "/_minimns/x509_public_certificate.pem"
 DUMP_MAX = 10_000
 
 
-def basic_auth_ok(app: "MNSApp", headers: dict[str, str]) -> bool:
-    """True without configured keys, else only for ``Authorization: Basic`` id:secret."""
+def developer_auth_ok(app: "MNSApp", request: "Request") -> bool:
+    """True without configured keys; with keys, for HTTP Basic id:secret (browsers,
+    curl) or a request signed the MNS way (every SDK-based tool signs so)."""
     credentials = app.credentials
     if credentials is None:
         return True
-    scheme, _, value = headers.get("authorization", "").partition(" ")
+    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    if scheme == "MNS":
+        try:
+            verify(request, credentials, int(app.wall_time() * 1000))
+        except MNSError:
+            return False
+        return True
     if scheme.lower() != "basic":
         return False
     try:
@@ -93,7 +102,7 @@ async def handle(call: "Call", app: "MNSApp") -> "Response":
         return call.respond(200, signer.certificate_pem, content_type="application/x-pem-file")
     if method != "GET" and not same_origin(request.headers):
         return json_response(call, 403, {"Code": "Forbidden", "Message": "Cross-site requests are refused."})
-    if not basic_auth_ok(app, request.headers):
+    if not developer_auth_ok(app, request):
         response = json_response(call, 401, {"Code": "Unauthorized",
                                              "Message": "Use the access key id and secret."})
         response.headers.append(("WWW-Authenticate", 'Basic realm="minimns"'))
