@@ -12,7 +12,7 @@ import trio
 import trio.testing
 
 from .broker.broker import open_broker
-from .config import ConfigError, apply_config
+from .config import ConfigError, apply_config, load_config, serve_defaults
 from .journal.store import DataDirLocked
 from .server.serve import DEFAULT_PORT, ServerOptions, serve
 
@@ -82,13 +82,15 @@ async def _serve(args: argparse.Namespace, clock: trio.testing.MockClock | None)
     )
     async with open_broker(account_id=args.account_id, region=args.region, **durable) as broker, \
             trio.open_nursery() as nursery:
-        if args.config:
-            try:
-                await apply_config(broker, args.config)
-            except ConfigError as error:
-                print(f"minimns: --config {args.config}: {error}", file=sys.stderr)
-                nursery.cancel_scope.cancel()
-                return 2
+        try:
+            config = load_config(args.config) if args.config else None
+            await serve_defaults(broker, config)
+            if config is not None:
+                await apply_config(broker, config)
+        except ConfigError as error:
+            print(f"minimns: --config {args.config}: {error}", file=sys.stderr)
+            nursery.cancel_scope.cancel()
+            return 2
         _, endpoint = await nursery.start(partial(serve, broker, options, clock=clock))
         if options.credentials is None:
             print("minimns: no access keys configured: accepting every request signature", flush=True)
@@ -96,6 +98,8 @@ async def _serve(args: argparse.Namespace, clock: trio.testing.MockClock | None)
             print(f"minimns: virtual clock: POST {endpoint}/_minimns/clock/advance?seconds=N", flush=True)
         if args.data_dir:
             print(f"minimns: durable: {args.data_dir} (fsync {args.fsync})", flush=True)
+        if broker.sms.active:
+            print(f"minimns: SMS topic {broker.sms.topic_name}", flush=True)
         if options.console:
             print(f"minimns: console at {endpoint}/console", flush=True)
         print(f"minimns: serving MNS at {endpoint}", flush=True)

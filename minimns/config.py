@@ -21,6 +21,9 @@ An example, every key optional::
     notify_content_format = "SIMPLIFIED"
 
     [sms]
+    enabled = true                   # minimns serve: false starts without SMS
+    test_template = true             # minimns serve: false leaves out the test
+                                     # signature and template (see serve_defaults)
     account_type = "enterprise"      # personal (default) | enterprise
     status = "normal"                # normal | frozen | out_of_service
     balance = 1000                   # billable messages prepaid ("unlimited", the default)
@@ -71,6 +74,17 @@ _SMS_KEYS = {
     "subscribe", "limits", "thresholds", "carrier", "signatures", "templates", "event_rules",
     "balance",
 }
+_SERVE_KEYS = {"enabled", "test_template"}  # read by serve_defaults, not by apply_config
+
+# The signature and template Alibaba Cloud gives every SMS account for trying it
+# out (短信服务 "测试专用签名模板"), approved from the start.
+TEST_SIGNATURE = "阿里云短信测试"
+TEST_TEMPLATE = {
+    "code": "SMS_154950909",
+    "name": "阿里云短信测试",
+    "content": "您正在使用阿里云短信测试服务，体验验证码是：${code}，如非本人操作，请忽略本短信！",
+    "type": "verification",
+}
 
 
 class ConfigError(ValueError):
@@ -111,6 +125,36 @@ async def apply_config(broker: Broker, config: str | Path | Mapping[str, Any]) -
         await _apply_sms(broker, data["sms"])
 
 
+async def serve_defaults(broker: Broker, config: str | Path | Mapping[str, Any] | None) -> None:
+    """What ``minimns serve`` starts with before its config: the region's SMS
+    topic and subscription (the seeds: each region gives an SMS user one, so
+    a learner's first DirectSMS publish finds it) and the test signature and
+    template. Only in an account where SMS was never activated, so a data
+    directory keeps what its user changed. ``[sms] enabled = false`` leaves
+    SMS out, ``test_template = false`` the test signature and template."""
+    data = load_config(config) if isinstance(config, (str, Path)) else (config or {})
+    sms_config = data.get("sms", {})
+    enabled = sms_config.get("enabled", True)
+    test_template = sms_config.get("test_template", True)
+    for key, value in (("enabled", enabled), ("test_template", test_template)):
+        if not isinstance(value, bool):
+            raise ConfigError(f"sms.{key}: true or false")
+    if not enabled:
+        others = set(sms_config) - _SERVE_KEYS
+        if others:
+            raise ConfigError(f"sms.enabled = false, yet sms keys {sorted(others)} are set")
+        return
+    sms = broker.sms
+    if sms.active:
+        return
+    await _step("sms", sms.activate())
+    if test_template:
+        await _step(f"signature {TEST_SIGNATURE}", sms.add_signature(TEST_SIGNATURE))
+        await _step(f"template {TEST_TEMPLATE['code']}", sms.add_template(
+            TEST_TEMPLATE["name"], TEST_TEMPLATE["content"], TEST_TEMPLATE["type"],
+            code=TEST_TEMPLATE["code"]))
+
+
 def _name(entry: dict[str, Any], what: str) -> str:
     name = entry.pop("name", None)
     if not isinstance(name, str):
@@ -139,7 +183,9 @@ def _threshold(value: object, kind: str) -> int | None:
 
 async def _apply_sms(broker: Broker, sms_config: Mapping[str, Any]) -> None:
     sms = broker.sms
-    unknown = set(sms_config) - _SMS_KEYS
+    if sms_config.get("enabled", True) is False:
+        return  # serve_defaults has checked that nothing else is set
+    unknown = set(sms_config) - _SMS_KEYS - _SERVE_KEYS
     if unknown:
         raise ConfigError(f"unknown sms keys {sorted(unknown)}")
     await _step("sms", sms.activate())

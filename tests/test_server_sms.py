@@ -276,3 +276,67 @@ def test_minimns_serve_reads_the_config_file(tmp_path):
     result = subprocess.run([sys.executable, "-m", "minimns", "serve", "--port", "0", "--config",
                              str(bad)], capture_output=True, text=True, timeout=30)
     assert result.returncode == 2 and "sms.thresholds.day" in result.stderr
+
+
+class Served:
+    """``minimns serve`` as a subprocess; ``.endpoint`` once it serves, ``.stop()`` its stderr."""
+
+    def __init__(self, *args: str) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "minimns", "serve", "--port", "0", *args],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+        for line in self.process.stdout:
+            if "serving MNS at" in line:
+                self.endpoint = line.rsplit(" ", 1)[1].strip()
+                break
+
+    def stop(self) -> str:
+        self.process.terminate()
+        return self.process.communicate(timeout=10)[1]
+
+
+def test_a_fresh_minimns_serve_has_the_sms_topic_and_the_test_template():
+    served = Served()
+    try:
+        topics = account(served).list_topic()[0]
+        assert [url.rsplit("/", 1)[1] for url in topics] == ["sms.topic-cn-hangzhou"]
+        topic = account(served).get_topic("sms.topic-cn-hangzhou")
+        (subscription,) = topic.list_subscription()[0]
+        meta = topic.get_subscription(subscription.rsplit("/", 1)[1]).get_attributes()
+        assert meta.endpoint == "sms:directsms:anonymous"
+        # the test signature and template send out of the box ...
+        publish(served, [NUMBER], {"code": "4321"}, sign="阿里云短信测试", template="SMS_154950909")
+        assert wait_until(lambda: dev(served, f"/inbox?number={NUMBER}"))
+        (received,) = dev(served, f"/inbox?number={NUMBER}")
+        assert received["text"].startswith("【阿里云短信测试】您正在使用阿里云短信测试服务，体验验证码是：4321")
+        # ... and an unknown signature or template is refused with the seeds' codes
+        publish(served, [NUMBER], sign="没有的签名", template="SMS_154950909")
+        publish(served, [NUMBER], sign="阿里云短信测试", template="SMS_999")
+    finally:
+        log = served.stop()
+    assert "InvalidSignName.Malformed" in log and "InvalidTemplateCode.Malformed" in log
+
+
+def test_a_config_can_turn_the_sms_world_off(tmp_path):
+    off = tmp_path / "off.toml"
+    off.write_text("[sms]\nenabled = false\n", encoding="utf-8")
+    bare = tmp_path / "bare.toml"
+    bare.write_text("[sms]\ntest_template = false\n", encoding="utf-8")
+    served = Served("--config", str(off))
+    try:
+        assert account(served).list_topic()[0] == []
+    finally:
+        served.stop()
+    served = Served("--config", str(bare), "--dev-endpoints")
+    try:
+        assert len(account(served).list_topic()[0]) == 1
+        assert dev(served, "")["signatures"] == [] and dev(served, "")["templates"] == []
+    finally:
+        served.stop()
+    clash = tmp_path / "clash.toml"
+    clash.write_text("[sms]\nenabled = false\naccount_type = \"enterprise\"\n", encoding="utf-8")
+    result = subprocess.run([sys.executable, "-m", "minimns", "serve", "--port", "0", "--config",
+                             str(clash)], capture_output=True, text=True, timeout=30)
+    assert result.returncode == 2 and "sms.enabled = false" in result.stderr

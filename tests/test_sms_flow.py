@@ -12,6 +12,7 @@ import trio
 import trio.testing
 
 import minimns
+from minimns.config import TEST_SIGNATURE, TEST_TEMPLATE, serve_defaults
 from minimns.core.sms import SmsError
 from minimns.core.sms.formats import compact_time, day_text, wall_time
 from minimns.core.topic import TopicMessage
@@ -610,3 +611,14 @@ async def test_parameters_with_lone_surrogates_or_deep_nesting_are_not_json_para
             assert caught.value.isv_code == "isv.INVALID_JSON_PARAM"
         with pytest.raises(SmsError):
             await broker.sms.reply(NUMBER, "\ud800")
+
+
+async def test_serve_defaults_activate_sms_once_and_leave_a_changed_account_alone():
+    async with minimns.open_broker(epoch_ms=T0) as broker:
+        await serve_defaults(broker, None)
+        assert await broker.list_topic() == (["sms.topic-cn-hangzhou"], "")
+        assert [s.name for s in broker.sms.signatures()] == [TEST_SIGNATURE]
+        assert [t.code for t in broker.sms.templates()] == [TEST_TEMPLATE["code"]]
+        await broker.sms.delete_template(TEST_TEMPLATE["code"])
+        await serve_defaults(broker, None)  # a restart on the same data: nothing comes back
+        assert broker.sms.templates() == []

@@ -142,12 +142,14 @@ class Broker(Changes):
                 self.account.topics[topic.name] = topic
             if "sms" in snapshot:
                 self._sms.restore(snapshot["sms"])
+        self._sms.replaying = True
         for change in recovered.changes:
             try:
                 self._apply[change[0]](*change[1:])
             except MNSError as error:  # cannot happen for an intact journal: say so, go on
                 log.error("journal: %s could not be replayed: %s", change[:3], error)
             last = max(last, change[1])
+        self._sms.replaying = False
         self.clock.resume_from(last)
         # Tokens drawn from here on must differ from the recovered ones (a seeded
         # broker would otherwise draw the same again): move the source on.

@@ -55,6 +55,7 @@ class SmsHub:
         self.broker = broker
         self.service = SmsService(region)
         self._requests = 0
+        self.replaying = False  # set while the journal is replayed: nothing is logged again
         self._ops: dict[str, Callable[..., Any]] = {
             "reset": self._reset,
             "activate": self._activate,
@@ -100,6 +101,10 @@ class SmsHub:
             now, delivery.message_attributes.get("DirectSMS"), delivery.address,
             delivery.message_id,
         )
+        if not self.replaying:  # a learner with no event rule sees why nothing was sent
+            for number, error in outcome.failures:
+                log.warning("SMS of message %s to %s not sent: %s: %s", delivery.message_id,
+                            number or "any number", error.code, error.message)
         self._effects(now, outcome.effects)
         self._settle_due(now)
         self.schedule()
@@ -327,6 +332,11 @@ class Sms:
     @property
     def subscription_name(self) -> str:
         return self.service.subscription_name
+
+    @property
+    def active(self) -> bool:
+        """Whether SMS has been activated (its topic exists) in this account."""
+        return self.service.topic_name in self._broker.account.topics
 
     async def _change(self, op: str, **args: Any) -> Any:
         broker = self._broker
