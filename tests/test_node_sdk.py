@@ -237,17 +237,12 @@ def test_errors_are_named_as_the_client_names_them(node, mns_server):
     with pytest.raises(NodeError) as no_topic:
         node.call("publishMessage", "no-such-topic", {"MessageBody": "x"})
     assert no_topic.value.name == "MNSTopicNotExistError"
-    wrong = Node(mns_server.endpoint, key_secret="not-the-secret")
-    try:
-        with pytest.raises(NodeError) as unsigned:
-            wrong.call("listQueue")
-        assert unsigned.value.name == "MNSSignatureDoesNotMatchError"
-    finally:
-        wrong.close()
-    stranger = Node(mns_server.endpoint, key_id="nobody")
-    try:
-        with pytest.raises(NodeError) as unknown:
-            stranger.call("listQueue")
-        assert unknown.value.name == "MNSInvalidAccessKeyIdError"
-    finally:
-        stranger.close()
+    for keys, expected in (({"key_secret": "not-the-secret"}, "MNSSignatureDoesNotMatchError"),
+                           ({"key_id": "nobody"}, "MNSInvalidAccessKeyIdError")):
+        other = Node(mns_server.endpoint, **keys)
+        try:
+            with pytest.raises(NodeError) as refused:
+                other.call("listQueue")
+            assert refused.value.name == expected
+        finally:
+            other.close()
