@@ -21,6 +21,7 @@ from typing import Any, AsyncIterator, Iterator
 import trio
 
 from ..core.account import QUEUES_MAX, TOPICS_MAX, Account
+from ..core.attributes import plain_attributes
 from ..core.queue import QueueState
 from ..core.subscription import SubscriptionState
 from ..core.topic import TopicState
@@ -59,6 +60,7 @@ class Broker(Changes):
         self.clock = BrokerClock(epoch_ms)
         self.account = Account(max_queues=max_queues, max_topics=max_topics)
         self.account_id = account_id
+        self.region = region
         self.logging_bucket = ""  # the account's LoggingBucket (SetAccountAttributes)
         self._queues = self.account.queues
         self.max_waiters = max_waiters
@@ -71,6 +73,7 @@ class Broker(Changes):
         self._sms = SmsHub(self, region)
         self._pushes.outbox.handlers["sms"] = self._sms.deliver
         self.sms = Sms(self)
+        self._dead_pending: dict[str, QueueState] = {}  # queues holding dead letters to move
         self.journal: Any = None  # a minimns.journal Store in durable mode
         self._seq = 0  # journal sequence of the last change recorded
 
@@ -82,6 +85,8 @@ class Broker(Changes):
         result = self._apply[record[0]](*record[1:])
         if self.journal is not None:
             self._seq = self.journal.append(record)
+        if self._dead_pending:
+            self._move_dead_letters()
         return result
 
     def record(self, record: list) -> None:
@@ -184,7 +189,7 @@ class Broker(Changes):
     async def create_queue(self, queue_name: str, **attributes: object) -> Queue:
         """Create a queue (or find an identical one); QueueAlreadyExist if it differs."""
         await trio.lowlevel.checkpoint_if_cancelled()
-        self.change(["cq", self.now(), queue_name, self.token(), attributes])
+        self.change(["cq", self.now(), queue_name, self.token(), plain_attributes(attributes)])
         await self.acknowledge()
         return Queue(self, queue_name)
 
@@ -267,7 +272,21 @@ class Broker(Changes):
         if waiters is not None:
             waiters.wake(1)
 
+    def queue_arn(self, queue_name: str) -> str:
+        """The queue's resource name, as MNS gives it (a dead letter's DLQSourceArn)."""
+        return f"acs:mns:{self.region}:{self.account_id}:/queues/{queue_name}"
+
+    def _move_dead_letters(self) -> None:
+        """Move every queue's dead letters to its dead-letter queue, each move one
+        recorded change ("dl"), journaled right after the change that made them."""
+        while self._dead_pending:
+            name, state = self._dead_pending.popitem()
+            if self._queues.get(name) is state and state.dead_letters:
+                self.change(["dl", self.now(), name])
+
     def _settle(self, state: QueueState) -> None:
+        if state.dead_letters:
+            self._dead_pending[state.name] = state
         woken = state.newly_active
         if woken:
             state.newly_active = 0
@@ -287,6 +306,8 @@ class Broker(Changes):
             return  # deleted since
         state.advance(self.now())
         self._settle(state)
+        if self._dead_pending:
+            self._move_dead_letters()
 
     async def _run(self) -> None:
         await self._timer.run()
@@ -332,6 +353,7 @@ async def open_broker(
                 broker.journal = store
                 if recovered.snapshot is None and not recovered.changes:  # a new directory
                     broker.change(["meta", broker.now(), {"push_seed": broker._pushes.seed}])
+                broker._move_dead_letters()  # any the recovery left waiting, now journaled
                 nursery.start_soon(store.run, broker.export)
             nursery.start_soon(broker._run)
             try:

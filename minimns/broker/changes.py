@@ -14,6 +14,7 @@ nothing: that catch-up gives the same state whenever it runs.
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any, Callable
 
 from ..core.message import properties_from_list
@@ -23,6 +24,8 @@ if TYPE_CHECKING:
     from .broker import Broker
 
 __all__ = ["Changes"]
+
+log = logging.getLogger("minimns.broker")
 
 
 class Changes:
@@ -39,6 +42,7 @@ class Changes:
             "d": self._delete_message,
             "bd": self._batch_delete,
             "cv": self._change_visibility,
+            "dl": self._move_dead_letters_of,
             "ct": self._create_topic,
             "st": self._set_topic_attributes,
             "dt": self._delete_topic,
@@ -79,9 +83,8 @@ class Changes:
         return created
 
     def _set_queue_attributes(self: "Broker", now: int, name: str, changes: dict) -> None:
-        state = self._state(name)
-        state.set_attributes(now, **changes)
-        self._settle(state)
+        self._state(name)  # QueueNotExist first, as MNS answers
+        self._settle(self.account.set_queue_attributes(now, name, **changes))
 
     def _delete_queue(self: "Broker", now: int, name: str) -> None:
         state = self.account.delete_queue(name)
@@ -122,6 +125,22 @@ class Changes:
         changed = state.change_visibility(now, handle, timeout)
         self._settle(state)
         return changed
+
+    def _move_dead_letters_of(self: "Broker", now: int, name: str) -> None:
+        """One queue's dead letters move to its DlqPolicy's target in one change: out of
+        the source and into the target together, or (the target deleted since) dropped."""
+        source = self._state(name)
+        letters = source.take_dead_letters(now)
+        if not letters:
+            return
+        target_name = source.attributes.dlq_policy.dead_letter_target_queue
+        target = self._queues.get(target_name)
+        if target is None:
+            log.warning("queue %s: %d dead letters dropped, their dead-letter queue %s "
+                        "does not exist", name, len(letters), target_name)
+            return
+        target.accept_dead_letters(now, letters, self.queue_arn(name))
+        self._settle(target)
 
     # -- topics ------------------------------------------------------------------------------
 

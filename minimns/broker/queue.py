@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Awaitable, Callable, Iterable
 import trio
 from trio.lowlevel import cancel_shielded_checkpoint, checkpoint_if_cancelled
 
-from ..core.attributes import QueueMeta, check_range
+from ..core.attributes import QueueMeta, check_range, plain_attributes
 from ..core.message import (
     NO_PROPERTIES,
     list_properties,
@@ -62,7 +62,7 @@ class Queue:
         """Change only the attributes given, e.g. ``set_attributes(visibility_timeout=60)``."""
         await checkpoint_if_cancelled()
         broker = self.broker
-        broker.change(["sq", broker.now(), self.queue_name, attributes])
+        broker.change(["sq", broker.now(), self.queue_name, plain_attributes(attributes)])
         await broker.acknowledge()
 
     async def delete(self) -> None:

@@ -42,12 +42,13 @@ class Account:
         """(queue, created). An existing queue with identical attributes is
         returned as is; with any difference it is QueueAlreadyExist."""
         check_queue_name(name)
-        wanted = QueueAttributes().with_changes(**attributes)
+        wanted = QueueAttributes().with_changes(name, **attributes)
         queue = self.queues.get(name)
         if queue is not None:
             if queue.attributes != wanted:
                 raise QueueAlreadyExist()
             return queue, False
+        self.check_dead_letter_target(wanted)
         if len(self.queues) >= self.max_queues:
             raise QueueNumExceeded(
                 f"The number of queues has reached the limit of {self.max_queues}."
@@ -55,6 +56,19 @@ class Account:
         queue = QueueState(name, wanted, now, token)
         self.queues[name] = queue
         return queue, True
+
+    def set_queue_attributes(self, now: int, name: str, **changes: object) -> QueueState:
+        """SetQueueAttributes: a DlqPolicy must name a queue that exists."""
+        queue = self.queue(name)
+        self.check_dead_letter_target(queue.attributes.with_changes(name, **changes))
+        queue.set_attributes(now, **changes)
+        return queue
+
+    def check_dead_letter_target(self, attributes: QueueAttributes) -> None:
+        policy = attributes.dlq_policy
+        if policy.enabled and policy.dead_letter_target_queue not in self.queues:
+            raise QueueNotExist(f"The dead-letter queue {policy.dead_letter_target_queue} "
+                                "does not exist.")
 
     def queue(self, name: str) -> QueueState:
         queue = self.queues.get(name)

@@ -23,7 +23,9 @@ live message count.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections import deque
+from dataclasses import dataclass
 from heapq import heapify, heappop, heappush
 from typing import Iterable
 
@@ -43,7 +45,7 @@ from .message import (
 )
 from .receipt import handle_prefix, id_prefix, parse_handle
 
-__all__ = ["BATCH_MAX", "BATCH_SEND_MAX_BYTES", "OutgoingMessage", "QueueState"]
+__all__ = ["BATCH_MAX", "BATCH_SEND_MAX_BYTES", "DeadLetter", "OutgoingMessage", "QueueState"]
 
 DELAYED, ACTIVE, INACTIVE, DELETED = (
     MessageState.DELAYED,
@@ -56,6 +58,25 @@ BATCH_MAX = 16
 BATCH_SEND_MAX_BYTES = 65536
 PRIORITY_DEFAULT = 8
 _COMPACT_MIN = 1024
+
+DLQ_MESSAGE_TYPE = "QUEUE"  # the kind of source: a queue's DlqPolicy moved it
+DLQ_PROPERTY_NAMES = ("DLQMessageType", "DLQSourceArn", "DLQOriginMessageId")
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """A message on its way from a queue to that queue's dead-letter queue."""
+
+    message_id: str
+    body: str
+    priority: int
+    enqueue_time: int
+    properties: Properties
+
+
+def _enqueue_time(record: MessageRecord) -> int:
+    return record.enqueue_time
+
 
 # body, delay_seconds (None = the queue's), priority (None = 8), properties
 OutgoingMessage = tuple[str, "int | None", "int | None", Properties]
@@ -86,6 +107,8 @@ class QueueState:
         self._dead_timers = 0
         self._dead_by_age = 0
         self._seq = 0  # sequence numbers: message ids and handles (sends only)
+        self.dead_letters: list[DeadLetter] = []  # waiting for their move (broker)
+        self.dead_lettered = 0  # messages moved out by the DlqPolicy since creation
         # Activation order (sends and timers). Kept apart from _seq: a message that
         # became active and then expired unobserved may not be activated on replay,
         # which may shift later orders but must never shift ids.
@@ -106,7 +129,7 @@ class QueueState:
         """Change only the given attributes (None = keep); all-or-nothing.
 
         What was due by ``now`` happens first, under the old attributes."""
-        attributes = self.attributes.with_changes(**changes)
+        attributes = self.attributes.with_changes(self.name, **changes)
         self._advance(now)
         if any(v is not None for v in changes.values()):
             self.attributes = attributes
@@ -265,6 +288,7 @@ class QueueState:
                 "next_visible_time": record.next_visible,
                 "receipt_handle": (f"{self._handle_prefix}{record.seq:X}-{record.handle_gen:X}"
                                    if record.handle_gen and record.state is not ACTIVE else None),
+                "system_properties": {n: v for n, v, _ in record.properties.system_properties},
             })
             if len(out) >= limit:
                 break
@@ -393,12 +417,73 @@ class QueueState:
                 self.delayed_count -= 1
             else:
                 self.inactive_count -= 1
+                policy = self.attributes.dlq_policy
+                if policy.enabled and record.dequeue_count >= policy.max_receive_count:
+                    self._dead_letter(record)
+                    continue
             record.state = ACTIVE
             self._tick += 1
             heappush(self._active, (record.priority, self._tick, record))
             self.active_count += 1
             self.newly_active += 1
         self._maybe_compact()
+
+    # -- dead letters ------------------------------------------------------------------------
+
+    def _dead_letter(self, record: MessageRecord) -> None:
+        """A message received MaxReceiveCount times came back to visibility: it leaves
+        this queue and waits in ``dead_letters`` for its move to the target queue."""
+        record.state = DELETED
+        del self._messages[record.seq]
+        self._dead_by_age += 1
+        self.dead_letters.append(DeadLetter(
+            f"{self._id_prefix}{record.seq:016X}", record.body, record.priority,
+            record.enqueue_time, record.properties))
+        self.dead_lettered += 1
+
+    def take_dead_letters(self, now: int) -> list["DeadLetter"]:
+        """The messages that time has made dead letters by ``now``, oldest first; they
+        are this caller's to move (``accept_dead_letters`` on the target)."""
+        self._advance(now)
+        letters, self.dead_letters = self.dead_letters, []
+        return letters
+
+    def accept_dead_letters(self, now: int, letters: Iterable["DeadLetter"],
+                            source_arn: str) -> list[SentMessage]:
+        """Store dead letters from ``source_arn``: each becomes a new ACTIVE message
+        with its body, priority and properties, the DLQ system properties added, and
+        its original EnqueueTime (MNS does not restart retention on the move)."""
+        self._advance(now)
+        out = []
+        for letter in letters:
+            self._seq += 1
+            self._tick += 1
+            seq = self._seq
+            props = letter.properties
+            system = tuple(p for p in props.system_properties if p[0] not in DLQ_PROPERTY_NAMES)
+            system += (("DLQMessageType", DLQ_MESSAGE_TYPE, "STRING"),
+                       ("DLQSourceArn", source_arn, "STRING"),
+                       ("DLQOriginMessageId", letter.message_id, "STRING"))
+            record = MessageRecord(seq, letter.body, letter.priority, letter.enqueue_time, now,
+                                   ACTIVE, Properties(props.message_group_id,
+                                                      props.user_properties, system))
+            heappush(self._active, (letter.priority, self._tick, record))
+            self.active_count += 1
+            self.newly_active += 1
+            self._messages[seq] = record
+            self._insert_by_age(record)
+            out.append(SentMessage(f"{self._id_prefix}{seq:016X}", letter.body, None))
+        self._advance(now)  # an original EnqueueTime may already be past this queue's retention
+        return out
+
+    def _insert_by_age(self, record: MessageRecord) -> None:
+        """Keep ``_by_age`` in enqueue order for a message older than the newest one."""
+        by_age = self._by_age
+        if not by_age or by_age[-1].enqueue_time <= record.enqueue_time:
+            by_age.append(record)
+            return
+        index = bisect_right(by_age, record.enqueue_time, key=_enqueue_time)
+        by_age.insert(index, record)
 
     # -- removal -----------------------------------------------------------------------------
 
@@ -463,16 +548,26 @@ class QueueState:
             {i: list_properties(r.properties) for i, r in enumerate(records)
              if r.properties is not NO_PROPERTIES},
         ]
-        return [
-            self.name, self.attributes.as_dict(), self.create_time, self.last_modify_time,
+        exported = [
+            self.name, self.attributes.as_record(), self.create_time, self.last_modify_time,
             self.token, self._seq, self._tick, columns,
         ]
+        if self.dead_lettered or self.dead_letters:
+            exported.append([self.dead_lettered, [
+                [d.message_id, d.body, d.priority, d.enqueue_time, list_properties(d.properties)]
+                for d in self.dead_letters]])
+        return exported
 
     @classmethod
     def restore(cls, data: list) -> "QueueState":
         """The queue ``export`` described, with its indexes rebuilt."""
-        name, attributes, create_time, last_modify_time, token, seq, tick, columns = data
-        queue = cls(name, QueueAttributes(**attributes), create_time, token)
+        name, attributes, create_time, last_modify_time, token, seq, tick, columns = data[:8]
+        queue = cls(name, QueueAttributes.from_record(attributes), create_time, token)
+        if len(data) > 8:
+            queue.dead_lettered = data[8][0]
+            queue.dead_letters = [
+                DeadLetter(i, b, p, e, properties_from_list(props))
+                for i, b, p, e, props in data[8][1]]
         queue.last_modify_time = last_modify_time
         queue._seq = seq
         queue._tick = tick
