@@ -39,6 +39,10 @@ __all__ = ["Broker", "open_broker"]
 
 log = logging.getLogger("minimns.broker")
 
+# The management OpenAPI's account attributes (GetAccountAttributes) and whether the
+# public endpoint (the MNS REST API) is enabled (EnableEndpoint / DisableEndpoint).
+ACCOUNT_SETTINGS = {"LogEnabled": False, "ProjectName": "", "LogStoreName": "",
+                    "MessageTraceEnabled": False, "PublicEndpointEnabled": True}
 WAITERS_MAX = 10000  # long polls parked per queue; beyond it a poll answers at once
 
 
@@ -62,6 +66,7 @@ class Broker(Changes):
         self.account_id = account_id
         self.region = region
         self.logging_bucket = ""  # the account's LoggingBucket (SetAccountAttributes)
+        self.settings = dict(ACCOUNT_SETTINGS)  # the OpenAPI's account attributes and endpoint
         self._queues = self.account.queues
         self.max_waiters = max_waiters
         self._random = random.Random(seed)
@@ -119,7 +124,8 @@ class Broker(Changes):
         account = self.account
         return {
             "now": self.now(),
-            "meta": {"push_seed": self._pushes.seed, "logging_bucket": self.logging_bucket},
+            "meta": {"push_seed": self._pushes.seed, "logging_bucket": self.logging_bucket,
+                     "settings": self.settings},
             "queues": [queue.export() for queue in account.queues.values()],
             "topics": [topic.export() for topic in account.topics.values()],
             "sms": self._sms.export(),
@@ -138,6 +144,7 @@ class Broker(Changes):
             last = snapshot["now"]
             self._pushes.seed = snapshot["meta"]["push_seed"]
             self.logging_bucket = snapshot["meta"].get("logging_bucket", "")
+            self.settings.update(snapshot["meta"].get("settings", {}))
             for data in snapshot["queues"]:
                 state = QueueState.restore(data)
                 self.account.queues[state.name] = state

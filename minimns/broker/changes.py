@@ -54,6 +54,7 @@ class Changes:
             "due": self._local_due,
             "meta": self._meta,
             "la": self._set_logging_bucket,
+            "as": self._set_account_settings,
             "clock": self._clock_reached,
             "sms": self._sms_change,
         }
@@ -68,6 +69,10 @@ class Changes:
     def _meta(self: "Broker", now: int, meta: dict) -> None:
         """A new data directory's first record: the push jitter key."""
         self._pushes.seed = meta["push_seed"]
+
+    def _set_account_settings(self: "Broker", now: int, changes: dict) -> None:
+        """The OpenAPI's SetAccountAttributes and Enable / DisableEndpoint."""
+        self.settings.update((k, v) for k, v in changes.items() if k in self.settings)
 
     def _set_logging_bucket(self: "Broker", now: int, bucket: str) -> None:
         """SetAccountAttributes: the account's LoggingBucket."""

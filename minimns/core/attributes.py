@@ -16,6 +16,7 @@ __all__ = [
     "check_name",
     "check_queue_name",
     "check_range",
+    "make_tags",
     "parse_bool",
     "plain_attributes",
 ]

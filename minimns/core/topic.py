@@ -22,7 +22,7 @@ from ..errors import (
     SubscriptionNotExist,
     SubscriptionNumExceeded,
 )
-from .attributes import check_name, check_range, parse_bool
+from .attributes import check_name, check_range, make_tags, parse_bool
 from .message import (
     NO_PROPERTIES,
     Properties,
@@ -58,6 +58,7 @@ _JSON_ATTRIBUTES = ("DirectMail", "DirectSMS")
 class TopicAttributes:
     maximum_message_size: int = 65536
     logging_enabled: bool = False
+    tags: tuple[tuple[str, str], ...] = ()  # resource tags (the OpenAPI's Tag)
 
     def with_changes(self, **given: object) -> "TopicAttributes":
         """A validated copy; None leaves an attribute as it is. InvalidArgument
@@ -70,6 +71,8 @@ class TopicAttributes:
                 changes[key] = check_range("MaximumMessageSize", value, 1024, 65536, "bytes")
             elif key == "logging_enabled":
                 changes[key] = parse_bool("LoggingEnabled", value)
+            elif key == "tags":
+                changes[key] = make_tags(value)
             else:
                 raise InvalidArgument(f"Unknown topic attribute {key!r}.")
         return replace(self, **changes) if changes else self  # type: ignore[arg-type]
@@ -86,6 +89,7 @@ class TopicMeta:
     message_retention_period: int
     message_count: int
     logging_enabled: bool
+    tags: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,6 +227,7 @@ class TopicState:
             message_retention_period=MESSAGE_RETENTION_PERIOD,
             message_count=self.message_count,
             logging_enabled=self.attributes.logging_enabled,
+            tags=self.attributes.tags,
         )
 
     # -- subscriptions ---------------------------------------------------------------------
@@ -287,14 +292,16 @@ class TopicState:
             for r in records.values()
         ]
         return [
-            self.name, [self.attributes.maximum_message_size, self.attributes.logging_enabled],
+            self.name, [self.attributes.maximum_message_size, self.attributes.logging_enabled,
+                        *([[list(t) for t in self.attributes.tags]] if self.attributes.tags else [])],
             self.create_time, self.last_modify_time, self.token, self._seq, messages, subscriptions,
         ]
 
     @classmethod
     def restore(cls, data: list) -> "TopicState":
-        name, (size, logging), create, modify, token, seq, messages, subscriptions = data
-        topic = cls(name, TopicAttributes(size, logging), create, token)
+        name, (size, logging, *tags), create, modify, token, seq, messages, subscriptions = data
+        topic = cls(name, TopicAttributes(size, logging, tuple(tuple(t) for t in tags[0])
+                                          if tags else ()), create, token)
         topic.last_modify_time = modify
         topic._seq = seq
         records = {

@@ -31,6 +31,8 @@ from ..errors import (
     SecurityTokenExpired,
 )
 from . import account_routes, dev_routes, queue_routes, sms_api, topic_routes
+from .open_api import OpenApi
+from ..broker.broker import ACCOUNT_SETTINGS
 from .console import Console
 from .metrics import RequestMetrics
 from .auth import Credentials, key_id_of, verify
@@ -141,6 +143,7 @@ class MNSApp:
         self.default_host = default_host
         self.dev_endpoints = dev_endpoints  # /_minimns/sms/...: only when asked for
         self.sms_api = sms_api.SmsApi(self)  # the SMS API's RPC requests, on the same port
+        self.open_api = OpenApi(self)  # the management OpenAPI, through the same RPC edge
         self.console_enabled = console
         self.console = Console(self)
         self.request_metrics = RequestMetrics()
@@ -183,6 +186,9 @@ class MNSApp:
                 return await self.console.handle(call)
             if sms_api.is_rpc(request):
                 return await self.sms_api.handle(call)
+            if not self.broker.settings["PublicEndpointEnabled"]:
+                raise AccessDenied("The public endpoint is disabled (the OpenAPI's "
+                                   "DisableEndpoint); EnableEndpoint turns it on again.")
             temporary = self._temporary_key(request)
             if temporary is not None:
                 self._check_temporary(request, temporary)
@@ -238,6 +244,8 @@ class MNSApp:
         self.broker.outbox.clear()
         await self.broker.sms.reset()
         self.sms_api.keys.clear()
+        if self.broker.settings != ACCOUNT_SETTINGS:
+            self.broker.change(["as", self.broker.now(), dict(ACCOUNT_SETTINGS)])
         if self.broker.logging_bucket:
             self.broker.change(["la", self.broker.now(), ""])
 

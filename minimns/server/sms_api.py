@@ -1,5 +1,8 @@
 """The SMS API (dysmsapi 2017-05-25) and the receipt-queue token (dybaseapi), on the MNS port.
 
+This is also the RPC edge of the port: it checks every RPC request's signature and
+hands the management OpenAPI's version (2022-01-19) to ``open_api.OpenApi``.
+
 The official SDKs (``alibabacloud-dysmsapi20170525``, ``alibabacloud-dybaseapi20170525``)
 send RPC-style requests: ``POST /`` with the action in ``x-acs-action`` (or
 ``Action=`` in the query with the older signature), parameters in the query
@@ -34,6 +37,7 @@ from ..core.sms.service import MESSAGE_TYPES, NUMBERS_MAX, queue_name
 from .acs_auth import AcsError, verify_acs
 from .dev_routes import small_int
 from .json_out import json_response
+from .open_api import VERSION as OPEN_API_VERSION
 from .tokens import TemporaryKeys
 
 if TYPE_CHECKING:
@@ -178,6 +182,8 @@ class SmsApi:
                            lambda key: credentials.access_key_secret
                            if key == credentials.access_key_id else None,
                            int(self.app.wall_time() * 1000), params.query)
+            if version == OPEN_API_VERSION:  # the management OpenAPI shares this edge
+                return await self.app.open_api.handle(call, action, params)
             operation = self._actions.get(action)
             if operation is not None:
                 call.operation = action  # for the metrics: only actions the server has
