@@ -5,6 +5,9 @@ what one API makes the MNS data-plane SDK sees (and the other way round)."""
 
 from __future__ import annotations
 
+import base64
+import urllib.request
+
 import pytest
 from alibabacloud_mns_open20220119 import models
 from alibabacloud_mns_open20220119.client import Client
@@ -288,3 +291,32 @@ def test_a_wrong_secret_is_refused_and_changes_nothing(server):
         models.CreateQueueRequest(queue_name="nope")))
     assert (error.code, error.status_code) == ("SignatureDoesNotMatch", 400)
     assert mns(server).list_queue()[0] == []
+
+
+# -- the console -----------------------------------------------------------------------------
+
+
+def console_page(server, path: str) -> str:
+    request = urllib.request.Request(server.endpoint + path)
+    token = base64.b64encode(f"{AK}:{SK}".encode()).decode()
+    request.add_header("Authorization", f"Basic {token}")
+    with urllib.request.urlopen(request) as answer:
+        return answer.read().decode()
+
+
+def test_the_console_shows_the_policy_and_the_dead_letter_counts(server):
+    create_queue(server, "dead")
+    create_queue(server, "work", visibility_timeout=5, dlq_policy=models.CreateQueueRequestDlqPolicy(
+        enabled=True, dead_letter_target_queue="dead", max_receive_count=1))
+    work = queue_of(server, "work")
+    for body in ("a", "b"):
+        work.send_message(Message(body))
+    work.batch_receive_message(16, 0)
+    server.advance(5.5)
+    listing = console_page(server, "/console/queues")
+    assert '→ <a href="/console/queues/dead">dead</a> (1×)' in listing
+    source = console_page(server, "/console/queues/work")
+    assert '<b id="max-receive-count">1</b>' in source
+    assert '<b class="n" id="dead-lettered">2</b>' in source
+    target = console_page(server, "/console/queues/dead")
+    assert '<b class="n" id="dead-letters-held">2</b>' in target

@@ -152,7 +152,8 @@ class Console:
         meta = await self.broker.get_queue(name).get_attributes()
         state = self.broker.account.queues[name]
         messages = state.dump(self.broker.now(), 200)
-        body = console_pages.queue_page(meta, messages, call.base_url, received, received_deleted)
+        body = console_pages.queue_page(meta, messages, call.base_url, received, received_deleted,
+                                        state.dead_lettered)
         return f"队列 {name}", "queues", body
 
     async def _topics(self, call: "Call", **_: Any) -> tuple[str, str, str]:

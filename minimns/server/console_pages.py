@@ -113,6 +113,7 @@ def queues_page(metas: list[Any], base_url: str) -> str:
             when(m.create_time * 1000),
             when(m.last_modify_time * 1000),
             "开启" if m.logging_enabled else "关闭",
+            _dlq_cell(m),
             f'<a href="{link}#modify">修改 Modify</a> · <a href="{link}#send">发送 Send</a> · '
             f'<a href="{link}#receive">接收 Receive</a> · <a href="{link}#peek">Peek</a> · '
             + _address_and_delete(base_url, "queue", m.queue_name),
@@ -120,7 +121,7 @@ def queues_page(metas: list[Any], base_url: str) -> str:
     table = _table("queue-table", ["队列名称 Name", "消息保存时长 Retention", "消息延迟 Delay",
                                    "活跃 Active", "非活跃 Inactive", "延迟 Delayed",
                                    "创建时间 Created", "修改时间 Modified", "日志 Logging",
-                                   "操作 Actions"], rows)
+                                   "死信 Dead-letter", "操作 Actions"], rows)
     create = """<section class="card"><h2>创建队列 Create queue</h2>
 <form method="post" class="fields"><input type="hidden" name="action" value="create">
 <label>队列名称 Name <input name="name" required pattern="[A-Za-z0-9][A-Za-z0-9-]{0,119}"></label>
@@ -154,15 +155,41 @@ def _message_rows(messages: list[dict[str, Any]]) -> list[list[str]]:
     return rows
 
 
+def _dlq_cell(meta: Any) -> str:
+    policy = meta.dlq_policy
+    if not policy.enabled:
+        return "-"
+    target = e(policy.dead_letter_target_queue)
+    return f'→ <a href="/console/queues/{target}">{target}</a> ({policy.max_receive_count}×)'
+
+
+def _dead_letters(meta: Any, messages: list[dict[str, Any]], dead_lettered: int) -> str:
+    """The policy, how many messages it moved out, and how many dead letters this queue
+    holds (messages moved in from another queue, known by their DLQSourceArn)."""
+    policy = meta.dlq_policy
+    held = sum(1 for m in messages if "DLQSourceArn" in m.get("system_properties", {}))
+    if not policy.enabled and not dead_lettered and not held:
+        return ""
+    parts = []
+    if policy.enabled:
+        parts.append(f'死信策略 Dead-letter policy: after <b id="max-receive-count">'
+                     f'{policy.max_receive_count}</b> receives, to {_dlq_cell(meta)[2:]}')
+    parts.append(f'转出 Moved out <b class="n" id="dead-lettered">{dead_lettered}</b>')
+    if held:
+        parts.append(f'死信 Dead letters held <b class="n" id="dead-letters-held">{held}</b>')
+    return f'<p class="counts" id="dlq">{" · ".join(parts)}</p>'
+
+
 def queue_page(meta: Any, messages: list[dict[str, Any]], base_url: str,
-               received: list[Any] | None = None, received_deleted: bool = False) -> str:
+               received: list[Any] | None = None, received_deleted: bool = False,
+               dead_lettered: int = 0) -> str:
     name = meta.queue_name
     counts = (f'<p class="counts" id="queue-counts" data-live>活跃 Active <b class="n" id="active">'
               f'{meta.active_messages}</b> · 非活跃 Inactive <b class="n" id="inactive">'
               f'{meta.inactive_messages}</b> · 延迟 Delayed <b class="n" id="delayed">'
               f'{meta.delay_messages}</b></p>')
     address = f'<p>获取地址 Address: <code id="address">{e(base_url)}/queues/{e(name)}</code></p>'
-    out = counts + address
+    out = counts + _dead_letters(meta, messages, dead_lettered) + address
     if received is not None:
         title = "已接收并删除 Received and deleted" if received_deleted else "已接收 Received"
         rows = [[f'<code class="id">{e(r.message_id)}</code>', f'<pre class="body">{e(r.message_body)}</pre>',
