@@ -36,6 +36,23 @@ def test_one_request_with_lower_case_names_stripped_values_and_query():
     assert not request.last and not parser.partial and parser.refusal is None
 
 
+def test_an_absolute_form_target_becomes_origin_form_with_its_authority_as_host():
+    parser = feed(b"GET http://1234.mns.cn-hangzhou.aliyuncs.com/queues/q?waitseconds=1 HTTP/1.1\r\n"
+                  b"Host: proxy:80\r\n\r\n"
+                  b"DELETE HTTP://acct.mns.cn-hangzhou.aliyuncs.com HTTP/1.1\r\nHost: x\r\n\r\n")
+    first, second = parser.requests
+    assert (first.target, first.path, first.query) == ("/queues/q?waitseconds=1", "/queues/q",
+                                                       {"waitseconds": "1"})
+    assert first.headers["host"] == "1234.mns.cn-hangzhou.aliyuncs.com"  # RFC 9112 3.2.2
+    assert (second.target, second.headers["host"]) == ("/", "acct.mns.cn-hangzhou.aliyuncs.com")
+
+
+def test_a_target_neither_origin_nor_http_absolute_form_is_refused():
+    parser = feed(b"GET ftp://host/queues HTTP/1.1\r\nHost: h\r\n\r\n")
+    assert not parser.requests
+    assert (parser.refusal.status, parser.refusal.code) == (400, "InvalidRequestURL")
+
+
 def test_keep_alive_and_pipelining_give_every_request_in_order():
     parser = feed(GET + POST + GET)
     assert [(m, b) for m, _, _, b, _ in seen(parser)] == [("GET", b""), ("POST", b"hello"), ("GET", b"")]

@@ -11,64 +11,18 @@ tests/node/node_modules (git ignores it) by ``.ci/run``, or here on first use.
 from __future__ import annotations
 
 import base64
-import json
-import shutil
-import subprocess
-from pathlib import Path
-from typing import Any
+import threading
 
 import pytest
+from mns.account import Account
+from mns.subscription import SubscriptionMeta
 
 from minimns.server.serve import ServerOptions
 from minimns.server.thread import ServerThread
 
-NODE_DIR = Path(__file__).parent / "node"
-ACCOUNT_ID = "1234567890"
-KEY_ID, KEY_SECRET = "node-id", "node-secret"
+from .node_driver import ACCOUNT_ID, KEY_ID, KEY_SECRET, NODE_MISSING, Node, NodeError
 
-pytestmark = pytest.mark.skipif(
-    shutil.which("node") is None or shutil.which("npm") is None,
-    reason="Node.js (node and npm) is not installed: the Node.js SDK cannot run",
-)
-
-
-class NodeError(Exception):
-    """What the Node client threw: ``.name`` as it names it (MNSQueueNotExistError ...)."""
-
-    def __init__(self, error: dict[str, Any]) -> None:
-        super().__init__(f"{error['name']}: {error['message']}")
-        self.name = error["name"]
-        self.message = error["message"]
-
-
-class Node:
-    """One Node process driving the clients; ``call`` is one method call, awaited."""
-
-    def __init__(self, endpoint: str, key_id: str = KEY_ID, key_secret: str = KEY_SECRET) -> None:
-        if not (NODE_DIR / "node_modules" / "@alicloud" / "mns").is_dir():
-            subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=NODE_DIR, check=True,
-                           capture_output=True, timeout=300)
-        self.process = subprocess.Popen(
-            ["node", str(NODE_DIR / "driver.js"), endpoint, ACCOUNT_ID, key_id, key_secret],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=NODE_DIR,
-        )
-
-    def call(self, method: str, *args: Any, client: str = "alicloud") -> Any:
-        assert self.process.stdin and self.process.stdout
-        self.process.stdin.write(json.dumps({"client": client, "method": method, "args": args}) + "\n")
-        self.process.stdin.flush()
-        line = self.process.stdout.readline()
-        assert line, "the Node driver exited"
-        answer = json.loads(line)
-        if "error" in answer:
-            raise NodeError(answer["error"])
-        return answer["ok"]
-
-    def close(self) -> None:
-        if self.process.stdin:
-            self.process.stdin.close()
-        self.process.wait(10)
-
+pytestmark = NODE_MISSING
 
 @pytest.fixture(scope="module")
 def mns_server():
@@ -150,7 +104,6 @@ def test_a_long_poll_waits_for_the_message(node, mns_server):
     node.call("createQueue", "node-wait")
     node.call("sendMessage", "node-wait", {"MessageBody": "later", "DelaySeconds": 5})
     # the server's clock is virtual: jump it while the Node client is parked
-    import threading
 
     timer = threading.Timer(0.3, mns_server.advance, args=(5,))
     timer.start()
@@ -201,9 +154,6 @@ def test_topics_create_attributes_list_and_publish_to_a_queue(node, mns_server):
     listed = node.call("listTopic", None, 10, "node-")["body"]
     assert [t["TopicURL"].rsplit("/", 1)[1] for t in listed] == ["node-topic"]
     # the Node client has no subscribe (an empty stub in 1.2.0): subscribe with the Python SDK
-    from mns.account import Account
-    from mns.subscription import SubscriptionMeta
-
     python = Account(mns_server.endpoint, KEY_ID, KEY_SECRET)
     endpoint = f"acs:mns:cn-hangzhou:{ACCOUNT_ID}:queues/node-sink"
     python.get_topic("node-topic").get_subscription("to-sink").subscribe(

@@ -41,6 +41,14 @@ def content_md5(body: bytes) -> str:
     return base64.b64encode(hashlib.md5(body).hexdigest().encode()).decode()
 
 
+def digest_matches(digest: str, body: bytes) -> bool:
+    """A Content-MD5 in either form clients send: the official SDKs' base64 of the hex
+    digest, or RFC 1864's base64 of the 16 raw bytes (ali-mns and other HTTP tools)."""
+    raw = hashlib.md5(body)
+    return digest in (base64.b64encode(raw.hexdigest().encode()).decode(),
+                      base64.b64encode(raw.digest()).decode())
+
+
 def string_to_sign(method: str, target: str, headers: dict[str, str]) -> str:
     mns = [(name, value) for name, value in headers.items() if name.startswith("x-mns-")]
     if len(mns) > 1:
@@ -115,5 +123,5 @@ def verify(request: Request, credentials: Credentials, now_ms: int) -> None:
     if abs(now_ms - sent_ms) > MAX_SKEW_MS:
         raise TimeExpired()
     digest = headers.get("content-md5")
-    if digest is not None and digest != content_md5(request.body):
+    if digest is not None and not digest_matches(digest, request.body):
         raise InvalidDigest()

@@ -257,6 +257,21 @@ class RequestParser:
             ))
         self._body.append(body)
 
+    def _origin_form(self, target: str) -> str:
+        """An absolute-form target (``http://host/path?q``, what a client sends to a
+        proxy) as the origin-form ``/path?q`` MNS signs; its authority becomes the Host,
+        as RFC 9112 section 3.2.2 requires. Clients that hard-code the cloud's host
+        name (ali-mns) reach minimns this way, with minimns as their HTTP proxy."""
+        scheme, sep, rest = target.partition("://")
+        if not sep or scheme.lower() not in ("http", "https"):
+            raise _Refused(Refusal(400, "InvalidRequestURL", "Http request URL format invalid.",
+                                   self._parser.get_method() == b"HEAD"))
+        cut = min((i for i in (rest.find("/"), rest.find("?")) if i >= 0), default=len(rest))
+        authority, path = rest[:cut], rest[cut:]
+        if authority:
+            self._headers["host"] = authority
+        return path if path.startswith("/") else "/" + path
+
     def on_message_complete(self) -> None:
         parser = self._parser
         url = self._url[0] if len(self._url) == 1 else b"".join(self._url)
@@ -265,6 +280,9 @@ class RequestParser:
         except UnicodeDecodeError:  # llhttp passes some bytes over 0x7F in a query
             raise _Refused(Refusal(400, "InvalidRequestURL", "The request URL should be ASCII.",
                                    parser.get_method() == b"HEAD")) from None
+        method = parser.get_method()
+        if target[:1] != "/" and target != "*" and method != b"CONNECT":
+            target = self._origin_form(target)
         body = self._body[0] if len(self._body) == 1 else b"".join(self._body)
         request = Request(parser.get_method().decode("ascii"), target, self._headers, body)
         request.last = parser.get_http_version() == "1.0" or not parser.should_keep_alive()
