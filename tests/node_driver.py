@@ -37,14 +37,19 @@ class Node:
 
     def __init__(self, endpoint: str, key_id: str = KEY_ID, key_secret: str = KEY_SECRET,
                  proxy: str | None = None) -> None:
-        if not (NODE_DIR / "node_modules" / "@alicloud" / "mns").is_dir():
-            subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=NODE_DIR, check=True,
-                           capture_output=True, timeout=300)
+        self.install()
         self.process = subprocess.Popen(
             ["node", str(NODE_DIR / "driver.js"), endpoint, ACCOUNT_ID, key_id, key_secret],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=NODE_DIR,
             env=_environment(proxy),
         )
+
+    @staticmethod
+    def install() -> None:
+        """The npm clients into tests/node/node_modules, if ``.ci/run`` has not."""
+        if not (NODE_DIR / "node_modules" / "@alicloud" / "mns").is_dir():
+            subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=NODE_DIR, check=True,
+                           capture_output=True, timeout=300)
 
     def call(self, method: str, *args: Any, client: str = "alicloud",
              target: list[str] | None = None) -> Any:
