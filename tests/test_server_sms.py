@@ -249,35 +249,6 @@ def test_a_bad_configuration_names_the_entry():
             pass
 
 
-def test_minimns_serve_reads_the_config_file(tmp_path):
-    path = tmp_path / "minimns.toml"
-    path.write_text(CONFIG_TOML, encoding="utf-8")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "minimns", "serve", "--port", "0", "--config", str(path),
-         "--dev-endpoints"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    try:
-        for line in process.stdout:
-            if "serving MNS at" in line:
-                endpoint = line.rsplit(" ", 1)[1].strip()
-                break
-        urls = account(type("S", (), {"endpoint": endpoint})).list_queue()[0]
-        names = [url.rsplit("/", 1)[1] for url in urls]
-        assert names == [REPORT_QUEUE, UP_QUEUE, "events"]
-        with urllib.request.urlopen(f"{endpoint}/_minimns/sms") as response:
-            assert json.loads(response.read())["account"]["type"] == "enterprise"
-    finally:
-        process.terminate()
-        process.wait(10)
-    bad = tmp_path / "bad.toml"
-    bad.write_text("[sms]\nthresholds = { day = -1 }\n", encoding="utf-8")
-    result = subprocess.run([sys.executable, "-m", "minimns", "serve", "--port", "0", "--config",
-                             str(bad)], capture_output=True, text=True, timeout=30)
-    assert result.returncode == 2 and "sms.thresholds.day" in result.stderr
-
-
 class Served:
     """``minimns serve`` as a subprocess; ``.endpoint`` once it serves, ``.stop()`` its stderr."""
 
@@ -295,6 +266,25 @@ class Served:
     def stop(self) -> str:
         self.process.terminate()
         return self.process.communicate(timeout=10)[1]
+
+
+def test_minimns_serve_reads_the_config_file(tmp_path):
+    path = tmp_path / "minimns.toml"
+    path.write_text(CONFIG_TOML, encoding="utf-8")
+    served = Served("--config", str(path), "--dev-endpoints")
+    try:
+        urls = account(served).list_queue()[0]
+        names = [url.rsplit("/", 1)[1] for url in urls]
+        assert names == [REPORT_QUEUE, UP_QUEUE, "events"]
+        with urllib.request.urlopen(f"{served.endpoint}/_minimns/sms") as response:
+            assert json.loads(response.read())["account"]["type"] == "enterprise"
+    finally:
+        served.stop()
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[sms]\nthresholds = { day = -1 }\n", encoding="utf-8")
+    result = subprocess.run([sys.executable, "-m", "minimns", "serve", "--port", "0", "--config",
+                             str(bad)], capture_output=True, text=True, timeout=30)
+    assert result.returncode == 2 and "sms.thresholds.day" in result.stderr
 
 
 def test_a_fresh_minimns_serve_has_the_sms_topic_and_the_test_template():
