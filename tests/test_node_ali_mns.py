@@ -144,6 +144,17 @@ def test_batches_send_receive_peek_and_delete(node):
     assert ali(node, ["MQ", "batch"], "getAttrsP")["Queue"]["InactiveMessages"] == "0"
 
 
+def test_notify_recv_hands_each_message_to_its_callback_and_deletes_it(node):
+    ali(node, ["MNS"], "createP", "notify")
+    for body in ("n1", "n2"):
+        ali(node, ["MQ", "notify"], "sendP", body)
+    assert ali(node, ["MQ", "notify"], "notifyRecv", 2, 1) == ["n1", "n2"]
+    ali(node, ["MQBatch", "notify"], "sendP", [msg("b1"), msg("b2"), msg("b3")])
+    assert ali(node, ["MQBatch", "notify"], "notifyRecv", 3, 1, 16) == ["b1", "b2", "b3"]
+    attributes = ali(node, ["MQ", "notify"], "getAttrsP")["Queue"]
+    assert (attributes["ActiveMessages"], attributes["InactiveMessages"]) == ("0", "0")
+
+
 # -- topics ----------------------------------------------------------------------------------
 
 

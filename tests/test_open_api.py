@@ -320,3 +320,35 @@ def test_the_console_shows_the_policy_and_the_dead_letter_counts(server):
     assert '<b class="n" id="dead-lettered">2</b>' in source
     target = console_page(server, "/console/queues/dead")
     assert '<b class="n" id="dead-letters-held">2</b>' in target
+
+
+# -- durability ------------------------------------------------------------------------------
+
+
+def test_what_the_openapi_sets_survives_a_restart(tmp_path):
+    options = ServerOptions(port=0, access_key_id=AK, access_key_secret=SK)
+    with ServerThread(options, data_dir=str(tmp_path), fsync="never") as first:
+        create_queue(first, "dead")
+        create_queue(first, "tagged", tag=[models.CreateQueueRequestTag(key="k", value="v")],
+                     dlq_policy=models.CreateQueueRequestDlqPolicy(
+                         enabled=True, dead_letter_target_queue="dead", max_receive_count=4))
+        api = client(first)
+        api.create_topic(models.CreateTopicRequest(
+            topic_name="t", tag=[models.CreateTopicRequestTag(key="a", value="b")]))
+        api.set_account_attributes(models.SetAccountAttributesRequest(
+            log_enabled=True, project_name="p", log_store_name="s"))
+        api.disable_endpoint(models.DisableEndpointRequest(endpoint_type="public"))
+    with ServerThread(options, data_dir=str(tmp_path), fsync="never") as second:
+        api = client(second)
+        queue = api.get_queue_attributes(models.GetQueueAttributesRequest(
+            queue_name="tagged")).body.data
+        assert [(t.tag_key, t.tag_value) for t in queue.tags] == [("k", "v")]
+        assert (queue.dlq_policy.dead_letter_target_queue, queue.dlq_policy.max_receive_count) == (
+            "dead", "4")
+        topic = api.get_topic_attributes(models.GetTopicAttributesRequest(topic_name="t")).body.data
+        assert [(t.tag_key, t.tag_value) for t in topic.tags] == [("a", "b")]
+        account = api.get_account_attributes(models.GetAccountAttributesRequest()).body.data
+        assert (account.log_enabled, account.project_name, account.log_store_name) == (
+            True, "p", "s")
+        assert api.get_endpoint_attribute(models.GetEndpointAttributeRequest(
+            endpoint_type="public")).body.data.endpoint_enabled is False

@@ -39,11 +39,31 @@ function aliArg(arg) {
   return arg;
 }
 
+// notifyRecv takes a callback: run it until `count` message bodies came (each callback
+// returns true, so ali-mns deletes what it was given), then notifyStopP; the bodies.
+function notifyUntil(mq, count, waitSeconds, numOfMessages) {
+  return new Promise((resolve, reject) => {
+    const bodies = [];
+    mq.notifyRecv((error, data) => {
+      if (error) {
+        reject(error);
+        return false;
+      }
+      const messages = data.Message ? [data.Message] : data.Messages.Message;
+      bodies.push(...messages.map((m) => m.MessageBody));
+      if (bodies.length >= count) mq.notifyStopP().then(() => resolve(bodies), reject);
+      return true;
+    }, waitSeconds, numOfMessages);
+  });
+}
+
 async function call(request) {
   // JSON has no undefined: a null argument is one the caller leaves out
   const args = request.args.map((arg) => (arg === null ? undefined : arg));
   if (request.client === 'ali') {
-    return aliObject(request.object)[request.method](...args.map(aliArg));
+    const target = aliObject(request.object);
+    if (request.method === 'notifyRecv') return notifyUntil(target, ...args);
+    return target[request.method](...args.map(aliArg));
   }
   return clients[request.client][request.method](...args);
 }
