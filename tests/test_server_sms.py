@@ -249,6 +249,16 @@ def test_a_bad_configuration_names_the_entry():
             pass
 
 
+def refused_config(tmp_path, text: str) -> str:
+    """``minimns serve --config`` on a file holding ``text``: it must exit 2; its stderr."""
+    path = tmp_path / "refused.toml"
+    path.write_text(text, encoding="utf-8")
+    result = subprocess.run([sys.executable, "-m", "minimns", "serve", "--port", "0", "--config",
+                             str(path)], capture_output=True, text=True, timeout=30)
+    assert result.returncode == 2
+    return result.stderr
+
+
 class Served:
     """``minimns serve`` as a subprocess; ``.endpoint`` once it serves, ``.stop()`` its stderr."""
 
@@ -280,11 +290,7 @@ def test_minimns_serve_reads_the_config_file(tmp_path):
             assert json.loads(response.read())["account"]["type"] == "enterprise"
     finally:
         served.stop()
-    bad = tmp_path / "bad.toml"
-    bad.write_text("[sms]\nthresholds = { day = -1 }\n", encoding="utf-8")
-    result = subprocess.run([sys.executable, "-m", "minimns", "serve", "--port", "0", "--config",
-                             str(bad)], capture_output=True, text=True, timeout=30)
-    assert result.returncode == 2 and "sms.thresholds.day" in result.stderr
+    assert "sms.thresholds.day" in refused_config(tmp_path, "[sms]\nthresholds = { day = -1 }\n")
 
 
 def test_a_fresh_minimns_serve_has_the_sms_topic_and_the_test_template():
@@ -325,8 +331,5 @@ def test_a_config_can_turn_the_sms_world_off(tmp_path):
         assert dev(served, "")["signatures"] == [] and dev(served, "")["templates"] == []
     finally:
         served.stop()
-    clash = tmp_path / "clash.toml"
-    clash.write_text("[sms]\nenabled = false\naccount_type = \"enterprise\"\n", encoding="utf-8")
-    result = subprocess.run([sys.executable, "-m", "minimns", "serve", "--port", "0", "--config",
-                             str(clash)], capture_output=True, text=True, timeout=30)
-    assert result.returncode == 2 and "sms.enabled = false" in result.stderr
+    assert "sms.enabled = false" in refused_config(
+        tmp_path, "[sms]\nenabled = false\naccount_type = \"enterprise\"\n")

@@ -147,10 +147,7 @@ class OpenApi:
 
     async def create_queue(self, call: "Call", params: "Params") -> Any:
         name = params.required("QueueName")
-        attributes = self._queue_attributes(params)
-        tags = _tags(params)
-        if tags:
-            attributes["tags"] = tags
+        attributes = _with_tags(self._queue_attributes(params), params)
         queue_type = params.get("QueueType")
         if queue_type is not None:
             if queue_type == "fifo":
@@ -193,10 +190,7 @@ class OpenApi:
 
     async def create_topic(self, call: "Call", params: "Params") -> Any:
         name = params.required("TopicName")
-        attributes = self._topic_attributes(params)
-        tags = _tags(params)
-        if tags:
-            attributes["tags"] = tags
+        attributes = _with_tags(self._topic_attributes(params), params)
         topic_type = params.get("TopicType")
         if topic_type not in (None, "normal"):
             raise unsupported(f"A topic of TopicType={topic_type}")
@@ -394,6 +388,14 @@ def _tags(params: "Params") -> list[list[str]]:
             raise InvalidArgument(f"Tag.{index}.Key is missing.")
         tags.append([entry["Key"], entry.get("Value", "")])
     return tags
+
+
+def _with_tags(attributes: dict[str, object], params: "Params") -> dict[str, object]:
+    """A create's attributes with the request's tags, if it has any."""
+    tags = _tags(params)
+    if tags:
+        attributes["tags"] = tags
+    return attributes
 
 
 def _refuse_unsupported(params: "Params") -> None:
