@@ -26,7 +26,17 @@ from ..core.queue import QueueState
 from ..core.subscription import SubscriptionState
 from ..core.topic import TopicState
 from ..errors import MNSError, QueueNotExist
-from .changes import Changes
+from .appliers import Appliers
+from .changes import (
+    Change,
+    ClockReached,
+    CreateQueue,
+    CreateTopic,
+    DataDirectoryMeta,
+    MoveDeadLetters,
+    decode,
+    encode,
+)
 from .clock import BrokerClock
 from .push import Outbox, PushEngine, Pusher
 from .queue import Queue
@@ -46,7 +56,7 @@ ACCOUNT_SETTINGS = {"LogEnabled": False, "ProjectName": "", "LogStoreName": "",
 WAITERS_MAX = 10000  # long polls parked per queue; beyond it a poll answers at once
 
 
-class Broker(Changes):
+class Broker(Appliers):
     """Owns an account's queues and topics. Make it with ``open_broker``; it needs a running nursery."""
 
     def __init__(
@@ -84,20 +94,15 @@ class Broker(Changes):
 
     # -- the one path of every change ------------------------------------------------------
 
-    def change(self, record: list) -> Any:
-        """Apply a change (``[op, now, *args]``, see changes.py) and record it in
-        durable mode; its result. An MNS error changes nothing and records nothing."""
-        result = self._apply[record[0]](*record[1:])
-        if self.journal is not None:
-            self._seq = self.journal.append(record)
+    def commit(self, change: Change) -> Any:
+        """Apply a change (changes.py) and, in durable mode, journal it; its result.
+        An MNS error changes nothing and journals nothing."""
+        result = self._apply[change.__class__](change)
+        if self.journal is not None and (result or not change.ONLY_IF_CHANGED):
+            self._seq = self.journal.append(encode(change))
         if self._dead_pending:
             self._move_dead_letters()
         return result
-
-    def record(self, record: list) -> None:
-        """Record a change already applied by the caller (an HTTP push's outcome)."""
-        if self.journal is not None:
-            self._seq = self.journal.append(record)
 
     async def durable(self) -> None:
         """For edges that apply ``*_nowait`` operations: in durable mode, wait until
@@ -155,12 +160,13 @@ class Broker(Changes):
             if "sms" in snapshot:
                 self._sms.restore(snapshot["sms"])
         self._sms.replaying = True
-        for change in recovered.changes:
+        for record in recovered.changes:
             try:
-                self._apply[change[0]](*change[1:])
-            except MNSError as error:  # cannot happen for an intact journal: say so, go on
-                log.error("journal: %s could not be replayed: %s", change[:3], error)
-            last = max(last, change[1])
+                change = decode(record)
+                self._apply[change.__class__](change)
+            except (MNSError, KeyError, TypeError) as error:  # not for an intact journal
+                log.error("journal: %s could not be replayed: %r", record[:3], error)
+            last = max(last, record[1])
         self._sms.replaying = False
         self.clock.resume_from(last)
         # Tokens drawn from here on must differ from the recovered ones (a seeded
@@ -196,7 +202,7 @@ class Broker(Changes):
     async def create_queue(self, queue_name: str, **attributes: object) -> Queue:
         """Create a queue (or find an identical one); QueueAlreadyExist if it differs."""
         await trio.lowlevel.checkpoint_if_cancelled()
-        self.change(["cq", self.now(), queue_name, self.token(), plain_attributes(attributes)])
+        self.commit(CreateQueue(self.now(), queue_name, self.token(), plain_attributes(attributes)))
         await self.acknowledge()
         return Queue(self, queue_name)
 
@@ -223,7 +229,7 @@ class Broker(Changes):
         """Create a topic (or find an identical one); TopicAlreadyExist if it differs.
         Attributes: ``maximum_message_size`` (1024-65536), ``logging_enabled``."""
         await trio.lowlevel.checkpoint_if_cancelled()
-        self.change(["ct", self.now(), topic_name, self.token(), attributes])
+        self.commit(CreateTopic(self.now(), topic_name, self.token(), attributes))
         await self.acknowledge()
         return Topic(self, topic_name)
 
@@ -289,7 +295,7 @@ class Broker(Changes):
         while self._dead_pending:
             name, state = self._dead_pending.popitem()
             if self._queues.get(name) is state and state.dead_letters:
-                self.change(["dl", self.now(), name])
+                self.commit(MoveDeadLetters(self.now(), name))
 
     def _settle(self, state: QueueState) -> None:
         if state.dead_letters:
@@ -359,7 +365,7 @@ async def open_broker(
                 broker.recover(recovered)
                 broker.journal = store
                 if recovered.snapshot is None and not recovered.changes:  # a new directory
-                    broker.change(["meta", broker.now(), {"push_seed": broker._pushes.seed}])
+                    broker.commit(DataDirectoryMeta(broker.now(), {"push_seed": broker._pushes.seed}))
                 broker._move_dead_letters()  # any the recovery left waiting, now journaled
                 nursery.start_soon(store.run, broker.export)
             nursery.start_soon(broker._run)
@@ -370,7 +376,7 @@ async def open_broker(
     finally:
         if store is not None:
             if broker.journal is not None:  # reads since the last change saw this time too
-                broker.record(["clock", broker.now()])
+                broker.commit(ClockReached(broker.now()))
             store.close()
         aclose = getattr(broker.pusher, "aclose", None)
         if aclose is not None:

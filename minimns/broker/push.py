@@ -24,6 +24,7 @@ from ..core.endpoint import HTTP, MAIL, QUEUE, SMS
 from ..core.notification import SIMPLIFIED, notification_body, notification_fields, push_headers
 from ..core.subscription import Delivery, SubscriptionState
 from ..errors import MNSError
+from .changes import LocalRetriesDue, PushOutcome
 
 if TYPE_CHECKING:
     from .broker import Broker
@@ -131,7 +132,7 @@ class PushEngine:
             self._kick(subscription)
             self._schedule(subscription)
         else:  # retries into queues change them: a recorded change
-            self.broker.change(["due", now, subscription.topic_name, subscription.name])
+            self.broker.commit(LocalRetriesDue(now, subscription.topic_name, subscription.name))
         self._wake_settled()
 
     def resume(self, subscription: SubscriptionState) -> None:
@@ -289,12 +290,11 @@ class PushEngine:
         except Exception as error:  # any failure is the push's, never the broker's
             reason = getattr(error, "reason", None) or f"{type(error).__name__}: {error}"
         now = self.broker.now()
-        if not subscription.closed:
-            self.broker.record(
-                ["po", now, subscription.topic_name, subscription.name,
-                 delivery.message.message_id, reason]
-            )
-        self.settle_outcome(subscription, delivery, reason, now)
+        if subscription.closed:  # unsubscribed meanwhile: nothing left to change
+            self.settle_outcome(subscription, delivery, reason, now)
+        else:
+            self.broker.commit(PushOutcome(now, subscription.topic_name, subscription.name,
+                                           delivery.message.message_id, reason, delivery))
         self._wake_settled()
         streak = subscription.failure_streak - BACKOFF_AFTER
         if reason is not None and streak >= 0:  # hold this push's slot: the next one waits

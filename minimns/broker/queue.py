@@ -16,7 +16,6 @@ from trio.lowlevel import cancel_shielded_checkpoint, checkpoint_if_cancelled
 from ..core.attributes import QueueMeta, check_range, plain_attributes
 from ..core.message import (
     NO_PROPERTIES,
-    list_properties,
     ChangedVisibility,
     Message,
     PeekedMessage,
@@ -25,6 +24,16 @@ from ..core.message import (
 )
 from ..core.queue import BATCH_MAX
 from ..errors import BatchDeleteFail, BatchSendFail, InvalidArgument, MessageNotExist, MNSError
+from .changes import (
+    BatchDeleteMessage,
+    BatchSendMessage,
+    ChangeVisibility,
+    DeleteMessage,
+    DeleteQueue,
+    ReceiveMessages,
+    SendMessage,
+    SetQueueAttributes,
+)
 from .waiters import Waiter
 
 if TYPE_CHECKING:
@@ -62,14 +71,15 @@ class Queue:
         """Change only the attributes given, e.g. ``set_attributes(visibility_timeout=60)``."""
         await checkpoint_if_cancelled()
         broker = self.broker
-        broker.change(["sq", broker.now(), self.queue_name, plain_attributes(attributes)])
+        broker.commit(SetQueueAttributes(broker.now(), self.queue_name,
+                                         plain_attributes(attributes)))
         await broker.acknowledge()
 
     async def delete(self) -> None:
         """Delete the queue and its messages (a missing queue is not an error)."""
         await checkpoint_if_cancelled()
         broker = self.broker
-        broker.change(["dq", broker.now(), self.queue_name])
+        broker.commit(DeleteQueue(broker.now(), self.queue_name))
         await broker.acknowledge()
 
     # -- sending -----------------------------------------------------------------------------
@@ -98,14 +108,12 @@ class Queue:
         ``broker.durable()`` itself (every ``*_nowait`` method is that)."""
         broker = self.broker
         if type(message) is str:
-            record = ["s", broker.now(), self.queue_name, message, delay_seconds, priority, None]
+            change = SendMessage(broker.now(), self.queue_name, message, delay_seconds, priority)
         elif isinstance(message, Message):
-            body, delay, prio, properties = message.outgoing()
-            record = ["s", broker.now(), self.queue_name, body, delay, prio,
-                      list_properties(properties)]
+            change = SendMessage(broker.now(), self.queue_name, *message.outgoing())
         else:
             raise InvalidArgument("A message should be a str or a minimns.Message.")
-        return broker.change(record)
+        return broker.commit(change)
 
     async def batch_send_message(self, messages: Iterable[str | Message]) -> list[SentMessage]:
         """Send up to 16 messages. If some are rejected the others are still
@@ -124,13 +132,12 @@ class Queue:
         return results  # type: ignore[return-value]
 
     def _batch_send(self, messages: Iterable[str | Message]) -> list:
-        outgoing = [
+        outgoing = tuple(
             m.outgoing() if isinstance(m, Message) else (m, None, None, NO_PROPERTIES)
             for m in messages
-        ]
-        plain = [[b, d, p, list_properties(props)] for b, d, p, props in outgoing]
+        )
         broker = self.broker
-        return broker.change(["bs", broker.now(), self.queue_name, plain])
+        return broker.commit(BatchSendMessage(broker.now(), self.queue_name, outgoing))
 
     # -- receiving ---------------------------------------------------------------------------
 
@@ -171,11 +178,8 @@ class Queue:
             wait_seconds = state.attributes.polling_wait_seconds
         elif wait_seconds.__class__ is not int or not 0 <= wait_seconds <= WAIT_SECONDS_MAX:
             check_range("waitseconds", wait_seconds, 0, WAIT_SECONDS_MAX, "seconds")
-        now = broker.now()
-        got = broker._receive(now, self.queue_name, count)
-        if got:  # a receive that took nothing changed nothing: no record
-            broker.record(["r", now, self.queue_name, count])
-        return got, wait_seconds
+        # (a receive that took nothing changed nothing: it is not journaled)
+        return broker.commit(ReceiveMessages(broker.now(), self.queue_name, count)), wait_seconds
 
     async def _wait(self, count: int, wait_seconds: int, idle: Idle) -> list[ReceivedMessage]:
         """Park until messages become receivable or ``wait_seconds`` pass.
@@ -238,21 +242,23 @@ class Queue:
 
     def delete_message_nowait(self, receipt_handle: str) -> None:
         broker = self.broker
-        broker.change(["d", broker.now(), self.queue_name, receipt_handle])
+        broker.commit(DeleteMessage(broker.now(), self.queue_name, receipt_handle))
 
     async def batch_delete_message(self, receipt_handles: Iterable[str]) -> None:
         """Delete up to 16 messages; BatchDeleteFail maps each failed handle to
         its error, and every other handle's message was deleted."""
         await checkpoint_if_cancelled()
         broker = self.broker
-        errors = broker.change(["bd", broker.now(), self.queue_name, list(receipt_handles)])
+        errors = broker.commit(BatchDeleteMessage(broker.now(), self.queue_name,
+                                                  list(receipt_handles)))
         await broker.acknowledge()
         if errors:
             raise BatchDeleteFail(errors)
 
     def batch_delete_message_nowait(self, receipt_handles: Iterable[str]) -> None:
         broker = self.broker
-        errors = broker.change(["bd", broker.now(), self.queue_name, list(receipt_handles)])
+        errors = broker.commit(BatchDeleteMessage(broker.now(), self.queue_name,
+                                                  list(receipt_handles)))
         if errors:
             raise BatchDeleteFail(errors)
 
@@ -270,7 +276,6 @@ class Queue:
         self, receipt_handle: str, visibility_timeout: int
     ) -> ChangedVisibility:
         broker = self.broker
-        handle, next_visible = broker.change(
-            ["cv", broker.now(), self.queue_name, receipt_handle, visibility_timeout]
-        )
+        handle, next_visible = broker.commit(ChangeVisibility(
+            broker.now(), self.queue_name, receipt_handle, visibility_timeout))
         return ChangedVisibility(handle, next_visible)

@@ -38,6 +38,7 @@ from ..core.sms.service import Effect, SendOutcome, SmsService, queue_name
 from ..core.subscription import SubscriptionAttributes
 from ..core.topic import TopicAttributes, TopicState
 from ..errors import MNSError
+from .changes import CreateQueue, DeleteTopic, SmsChange
 from .push import LocalDelivery
 
 if TYPE_CHECKING:
@@ -91,7 +92,7 @@ class SmsHub:
         self.broker._timer.schedule(self, self.service.next_due())
 
     def on_due(self) -> None:
-        self.broker.change(["sms", self.broker.now(), "advance", {}])
+        self.broker.commit(SmsChange(self.broker.now(), "advance", {}))
 
     def deliver(self, delivery: LocalDelivery) -> str | None:
         """An ``sms:directsms:`` push: the message goes to the SMS service. Whatever
@@ -250,7 +251,7 @@ class SmsHub:
             raise SmsError("InvalidArgument", "the message type must be SmsReport or SmsUp")
         name = queue_name(self.broker.account_id, message_type)
         if name not in self.broker.account.queues:
-            self.broker._create_queue(now, name, token, {})
+            self.broker._create_queue(CreateQueue(now, name, token, {}))  # within this change
         service.subscribe(message_type)
         return name
 
@@ -282,7 +283,7 @@ class SmsHub:
     def _delete_rule(self, now: int, name: str) -> None:
         rule = self.service.rules.delete(name)
         if rule.made_topic:
-            self.broker._delete_topic(now, rule.topic)
+            self.broker._delete_topic(DeleteTopic(now, rule.topic))  # within this change
 
     def _reply(self, now: int, number: str, content: str, extend_code: str | None = None) -> None:
         self._effects(now, self.service.reply(now, number, content, extend_code))
@@ -341,7 +342,7 @@ class Sms:
     async def _change(self, op: str, **args: Any) -> Any:
         broker = self._broker
         await trio.lowlevel.checkpoint_if_cancelled()
-        result = broker.change(["sms", broker.now(), op, args])
+        result = broker.commit(SmsChange(broker.now(), op, args))
         await broker.acknowledge()
         return result
 

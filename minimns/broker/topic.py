@@ -11,10 +11,17 @@ from typing import TYPE_CHECKING
 
 from trio.lowlevel import cancel_shielded_checkpoint, checkpoint_if_cancelled
 
-from ..core.message import list_properties
 from ..core.subscription import SubscriptionMeta, SubscriptionStats
 from ..core.topic import PublishedMessage, TopicMessage, TopicMeta
 from ..errors import InvalidArgument
+from .changes import (
+    DeleteTopic,
+    PublishMessage,
+    SetNotifyStrategy,
+    SetTopicAttributes,
+    Subscribe,
+    Unsubscribe,
+)
 
 if TYPE_CHECKING:
     from .broker import Broker
@@ -45,14 +52,14 @@ class Topic:
         await checkpoint_if_cancelled()
         broker = self.broker
         changes = {"maximum_message_size": maximum_message_size, "logging_enabled": logging_enabled}
-        broker.change(["st", broker.now(), self.topic_name, changes])
+        broker.commit(SetTopicAttributes(broker.now(), self.topic_name, changes))
         await broker.acknowledge()
 
     async def delete(self) -> None:
         """Delete the topic, its subscriptions and their pending pushes (missing is no error)."""
         await checkpoint_if_cancelled()
         broker = self.broker
-        broker.change(["dt", broker.now(), self.topic_name])
+        broker.commit(DeleteTopic(broker.now(), self.topic_name))
         await broker.acknowledge()
 
     async def publish_message(
@@ -72,17 +79,16 @@ class Topic:
         ``broker.durable()`` itself."""
         broker = self.broker
         if type(message) is str:
-            change = ["p", broker.now(), self.topic_name, message, message_tag, {}, None]
+            change = PublishMessage(broker.now(), self.topic_name, message, message_tag, {})
         elif isinstance(message, TopicMessage):
             if message_tag is not None:
                 raise InvalidArgument("Give the tag in the TopicMessage.")
-            change = [
-                "p", broker.now(), self.topic_name, message.message_body, message.message_tag,
-                message.attributes(), list_properties(message.properties()),
-            ]
+            change = PublishMessage(broker.now(), self.topic_name, message.message_body,
+                                    message.message_tag, message.attributes(),
+                                    message.properties())
         else:
             raise InvalidArgument("A message should be a str or a minimns.TopicMessage.")
-        record = broker.change(change)
+        record = broker.commit(change)
         return PublishedMessage(
             record.message_id, record.body_md5, record.properties.message_group_id
         )
@@ -142,7 +148,7 @@ class Subscription:
         await checkpoint_if_cancelled()
         broker = self.broker
         attributes = [endpoint, notify_strategy, notify_content_format, filter_tag]
-        broker.change(["sub", broker.now(), self.topic_name, self.subscription_name, attributes])
+        broker.commit(Subscribe(broker.now(), self.topic_name, self.subscription_name, attributes))
         await broker.acknowledge()
         return self
 
@@ -160,16 +166,15 @@ class Subscription:
         broker = self.broker
         broker.account.topic(self.topic_name).subscription(self.subscription_name)  # exists?
         if notify_strategy is not None:
-            broker.change(
-                ["ss", broker.now(), self.topic_name, self.subscription_name, notify_strategy]
-            )
+            broker.commit(SetNotifyStrategy(broker.now(), self.topic_name,
+                                            self.subscription_name, notify_strategy))
         await broker.acknowledge()
 
     async def unsubscribe(self) -> None:
         """Remove the subscription and cancel its pending pushes (missing is no error)."""
         await checkpoint_if_cancelled()
         broker = self.broker
-        broker.change(["us", broker.now(), self.topic_name, self.subscription_name])
+        broker.commit(Unsubscribe(broker.now(), self.topic_name, self.subscription_name))
         await broker.acknowledge()
 
     def stats(self) -> SubscriptionStats:

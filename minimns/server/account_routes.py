@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Awaitable, Callable
 
+from ..broker.changes import SetLoggingBucket
 from ..errors import InvalidArgument, InvalidRequestURL
 from .xmlcodec import child_texts, document, element, parse
 
@@ -40,7 +41,7 @@ async def set_account_attributes(call: "Call") -> "Response":
     if bucket is not None:
         if len(bucket) > 64:
             raise InvalidArgument("The LoggingBucket name is too long.")
-        call.broker.change(["la", call.broker.now(), bucket])
+        call.broker.commit(SetLoggingBucket(call.broker.now(), bucket))
         await call.broker.acknowledge()
     return call.respond(204)
 

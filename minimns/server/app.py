@@ -33,6 +33,7 @@ from ..errors import (
 from . import account_routes, dev_routes, queue_routes, sms_api, topic_routes
 from .open_api import OpenApi
 from ..broker.broker import ACCOUNT_SETTINGS
+from ..broker.changes import SetAccountSettings, SetLoggingBucket
 from .console import Console
 from .metrics import RequestMetrics
 from .auth import Credentials, key_id_of, verify
@@ -245,9 +246,9 @@ class MNSApp:
         await self.broker.sms.reset()
         self.sms_api.keys.clear()
         if self.broker.settings != ACCOUNT_SETTINGS:
-            self.broker.change(["as", self.broker.now(), dict(ACCOUNT_SETTINGS)])
+            self.broker.commit(SetAccountSettings(self.broker.now(), dict(ACCOUNT_SETTINGS)))
         if self.broker.logging_bucket:
-            self.broker.change(["la", self.broker.now(), ""])
+            self.broker.commit(SetLoggingBucket(self.broker.now(), ""))
 
     def reject(self, status: int, code: str, message: str) -> Response:
         """An error for a request that could not even be read."""

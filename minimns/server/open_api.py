@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 import trio
 
+from ..broker.changes import SetAccountSettings
 from ..core.attributes import check_range, parse_bool
 from ..core.endpoint import parse_endpoint
 from ..core.subscription import SubscriptionMeta
@@ -339,7 +340,7 @@ class OpenApi:
     async def _settle(self, changes: dict[str, object]) -> None:
         broker = self.broker
         if changes:
-            broker.change(["as", broker.now(), changes])
+            broker.commit(SetAccountSettings(broker.now(), changes))
         await broker.acknowledge()
 
 
