@@ -11,7 +11,7 @@ from functools import partial
 import trio
 import trio.testing
 
-from .broker.broker import open_broker
+from .opening import open_broker
 from .config import ConfigError, apply_config, load_config, serve_defaults
 from .journal.store import DataDirLocked
 from .server.serve import DEFAULT_PORT, ServerOptions, serve

@@ -16,7 +16,7 @@ import gc
 import logging
 import random
 from contextlib import asynccontextmanager, contextmanager
-from typing import Any, AsyncIterator, Iterator
+from typing import Any, AsyncIterator, Callable, Iterator, Protocol
 
 import trio
 
@@ -45,7 +45,7 @@ from .timer import DueTimer
 from .topic import Topic
 from .waiters import Waiters
 
-__all__ = ["Broker", "open_broker"]
+__all__ = ["Broker", "Journal", "run_broker"]
 
 log = logging.getLogger("minimns.broker")
 
@@ -57,7 +57,8 @@ WAITERS_MAX = 10000  # long polls parked per queue; beyond it a poll answers at 
 
 
 class Broker(Appliers):
-    """Owns an account's queues and topics. Make it with ``open_broker``; it needs a running nursery."""
+    """Owns an account's queues and topics. Run it with ``minimns.open_broker`` (or, from an
+    edge that builds its own journal and pusher, ``run_broker``); it needs a running nursery."""
 
     def __init__(
         self,
@@ -326,58 +327,58 @@ class Broker(Appliers):
         await self._timer.run()
 
 
+class Journal(Protocol):
+    """What the broker needs of a durable store (``minimns.journal.Store`` is one):
+    the broker never builds one; an edge does and passes it to ``run_broker``."""
+
+    def open(self) -> Any:
+        """Lock the data and read it: ``.snapshot`` (or None) and ``.changes``."""
+
+    def append(self, record: list) -> int:
+        """Write a change's record; its sequence number."""
+
+    async def durable(self, seq: int) -> bool:
+        """Wait until record ``seq`` is as safe as the policy says; whether it waited."""
+
+    async def run(self, export: Callable[[], dict]) -> None:
+        """The store's own work (group commit, snapshots of ``export()``), until cancelled."""
+
+    def close(self) -> None:
+        """Flush and unlock."""
+
+
 @asynccontextmanager
-async def open_broker(
-    *,
-    data_dir: str | None = None,
-    fsync: str = "always",
-    fsync_interval_ms: int = 100,
-    compact_bytes: int | None = None,
-    **options: object,
+async def run_broker(
+    *, journal: Journal | None = None, **options: object
 ) -> AsyncIterator[Broker]:
-    """Run a broker for the duration of the block::
-
-        async with minimns.open_broker() as broker:
-            queue = await broker.create_queue("jobs")
-
-    Options: ``epoch_ms`` (epoch ms at start; default the wall clock),
-    ``max_queues`` (1000), ``max_topics`` (1000), ``max_waiters`` per queue
-    (10000), ``seed`` (for reproducible ids and retry jitter), ``account_id``
-    (the TopicOwner in notifications), ``region`` (cn-hangzhou: names the SMS
-    topic ``sms.topic-<region>``), ``pusher`` (the HTTP push client;
-    default ``minimns.push.HttpPusher``).
-
-    Durable mode: with ``data_dir`` every change is journaled there before it
-    is acknowledged, and the state is recovered from it at start.
-    ``fsync``: ``always`` (default; acknowledge after fsync, with group
-    commit), ``interval`` (acknowledge at once, write and fsync every
-    ``fsync_interval_ms``; a crash may lose that much) or ``never``.
-    """
+    """Run a broker for the duration of the block, with the journal an edge built
+    (``minimns.open_broker`` is the one users call; its docstring lists the options).
+    With a journal, the state is recovered from it first and every change is
+    journaled before it is acknowledged."""
     broker = Broker(**options)  # type: ignore[arg-type]
-    store = recovered = None
-    if data_dir is not None:  # outside the nursery: a locked directory raises plainly
-        store = _open_store(data_dir, fsync, fsync_interval_ms, compact_bytes)
-        recovered = store.open()
+    recovered = None
+    if journal is not None:  # outside the nursery: a locked directory raises plainly
+        recovered = journal.open()
     try:
         async with trio.open_nursery() as nursery:
             broker._nursery = nursery
-            if store is not None:
+            if journal is not None:
                 broker.recover(recovered)
-                broker.journal = store
+                broker.journal = journal
                 if recovered.snapshot is None and not recovered.changes:  # a new directory
                     broker.commit(DataDirectoryMeta(broker.now(), {"push_seed": broker._pushes.seed}))
                 broker._move_dead_letters()  # any the recovery left waiting, now journaled
-                nursery.start_soon(store.run, broker.export)
+                nursery.start_soon(journal.run, broker.export)
             nursery.start_soon(broker._run)
             try:
                 yield broker
             finally:
                 nursery.cancel_scope.cancel()
     finally:
-        if store is not None:
+        if journal is not None:
             if broker.journal is not None:  # reads since the last change saw this time too
                 broker.commit(ClockReached(broker.now()))
-            store.close()
+            journal.close()
         aclose = getattr(broker.pusher, "aclose", None)
         if aclose is not None:
             with trio.CancelScope(shield=True):
@@ -395,9 +396,3 @@ def _no_gc() -> Iterator[None]:
     finally:
         if enabled:
             gc.enable()
-
-
-def _open_store(path: str, fsync: str, interval_ms: int, compact_bytes: int | None) -> Any:
-    from ..journal.store import COMPACT_MIN_BYTES, Store  # the durable edge, only when asked
-
-    return Store(path, fsync, interval_ms, COMPACT_MIN_BYTES if compact_bytes is None else compact_bytes)

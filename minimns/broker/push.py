@@ -281,8 +281,8 @@ class PushEngine:
         reason: str | None = None
         try:
             url, headers, body = self._request(subscription, delivery)
-            if self.pusher is None:
-                self.pusher = default_pusher()
+            if self.pusher is None:  # a Broker made without an edge's pusher
+                raise RuntimeError("no HTTP pusher: run the broker with minimns.open_broker")
             await self.pusher.push(url, headers, body)
         except trio.Cancelled:
             subscription.abandoned(delivery)
@@ -361,11 +361,3 @@ class PushEngine:
 def body_md5_bytes(body: bytes) -> str:
     """Content-md5 of a push: upper-case hex MD5 of the bytes sent."""
     return hashlib.md5(body).hexdigest().upper()
-
-
-def default_pusher() -> Any:
-    """The HTTP push client of minimns.push, made on the first HTTP push (most
-    brokers never push over HTTP, and a caller may pass its own pusher)."""
-    from ..push.client import HttpPusher
-
-    return HttpPusher()

@@ -15,12 +15,14 @@ import select
 import socket
 import ssl
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import h11
 import trio
 
-from .signing import PushSigner, string_to_sign
+if TYPE_CHECKING:
+    from .signing import PushSigner
 
 __all__ = ["HttpPusher", "PushFailed"]
 
@@ -88,13 +90,23 @@ class HttpPusher:
         cert_url: str = "http://127.0.0.1/_minimns/x509_public_certificate.pem",
         ssl_context: ssl.SSLContext | None = None,
     ) -> None:
-        self.signer = signer if signer is not None else PushSigner()
+        self._signer = signer
         self.timeout = timeout
         self.max_idle_per_origin = max_idle_per_origin
         self.cert_url = cert_url
         self._ssl_context = ssl_context
         self._idle: dict[_Origin, list[_Connection]] = {}
         self._closed = False
+
+    @property
+    def signer(self) -> "PushSigner":
+        """The signer (the process-wide one unless given), loaded on first use: a
+        broker that never pushes over HTTP never loads ``cryptography``."""
+        if self._signer is None:
+            from .signing import PushSigner
+
+            self._signer = PushSigner()
+        return self._signer
 
     async def __aenter__(self) -> HttpPusher:
         return self
@@ -116,6 +128,8 @@ class HttpPusher:
                 raise ValueError(f"the push client sets the {name} header itself")
         cert_url = base64.b64encode(self.cert_url.encode("utf-8")).decode("ascii")
         signed.append(("x-mns-signing-cert-url", cert_url))
+        from .signing import string_to_sign
+
         authorization = self.signer.sign(string_to_sign("POST", signed, target))
         all_headers = [
             ("Host", host),

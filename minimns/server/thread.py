@@ -9,7 +9,7 @@ from typing import Any
 import trio
 import trio.testing
 
-from ..broker.broker import open_broker
+from ..opening import open_broker
 from ..config import apply_config
 from .serve import ServerOptions, serve
 

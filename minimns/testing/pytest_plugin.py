@@ -33,7 +33,8 @@ from typing import Any, Callable, Iterator
 
 import pytest
 
-from ..broker.broker import Broker, open_broker
+from ..broker.broker import Broker
+from ..opening import open_broker
 from .server import MinimnsServer
 from .transport import MNSMock, mock_mns
 

@@ -37,7 +37,8 @@ import outcome
 import trio
 import trio.testing
 
-from ..broker.broker import Broker, open_broker
+from ..broker.broker import Broker
+from ..opening import open_broker
 from ..config import apply_config
 from ..server.app import MNSApp
 from ..server.auth import Credentials
