@@ -137,7 +137,7 @@ async def test_a_cancelled_waiter_leaves_no_trace():
         peekable = await queue.send_message("untouched")
         peeked = await queue.peek_message()
         assert (peeked.message_id, peeked.dequeue_count) == (peekable.message_id, 0)
-        assert len(broker._lot("q")) == 0
+        assert len(broker.waiters_of("q")) == 0
 
 
 async def test_cancelling_many_waiters_then_sending_loses_nothing():

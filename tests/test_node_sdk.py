@@ -48,7 +48,7 @@ def b64(text: str) -> str:
 def test_create_get_set_list_and_delete_a_queue(node):
     created = node.call("createQueue", "node-q", {"VisibilityTimeout": 45, "DelaySeconds": 2})
     assert created["code"] == 201
-    assert created["headers"]["location"].endswith(f"/queues/node-q")
+    assert created["headers"]["location"].endswith("/queues/node-q")
     again = node.call("createQueue", "node-q", {"VisibilityTimeout": 45, "DelaySeconds": 2})
     assert again["code"] == 204  # the same attributes: MNS answers 204
     attributes = node.call("getQueueAttributes", "node-q")["body"]

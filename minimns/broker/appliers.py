@@ -74,12 +74,12 @@ class Appliers:
             change.now, change.queue_name, change.token, **change.attributes)
         if created:
             self._lots[change.queue_name] = self._new_lot()
-        self._settle(state)
+        self.settle(state)
         return created
 
     def _set_queue_attributes(self: "Broker", change: c.SetQueueAttributes) -> None:
-        self._state(change.queue_name)  # QueueNotExist first, as MNS answers
-        self._settle(self.account.set_queue_attributes(
+        self.queue_state(change.queue_name)  # QueueNotExist first, as MNS answers
+        self.settle(self.account.set_queue_attributes(
             change.now, change.queue_name, **change.attributes))
 
     def _delete_queue(self: "Broker", change: c.DeleteQueue) -> None:
@@ -89,43 +89,43 @@ class Appliers:
             self._lots.pop(change.queue_name).wake_all()  # waiters wake to QueueNotExist
 
     def _send(self: "Broker", change: c.SendMessage) -> Any:
-        state = self._state(change.queue_name)
+        state = self.queue_state(change.queue_name)
         sent = state.send(change.now, change.body, change.delay_seconds, change.priority,
                           change.properties)
-        self._settle(state)
+        self.settle(state)
         return sent
 
     def _batch_send(self: "Broker", change: c.BatchSendMessage) -> list:
-        state = self._state(change.queue_name)
+        state = self.queue_state(change.queue_name)
         results = state.batch_send(change.now, change.messages)
-        self._settle(state)
+        self.settle(state)
         return results
 
     def _receive(self: "Broker", change: c.ReceiveMessages) -> list:
-        state = self._state(change.queue_name)
+        state = self.queue_state(change.queue_name)
         got = state.receive(change.now, change.count)
         if got:
-            self._settle(state)
+            self.settle(state)
         return got
 
     def _delete_message(self: "Broker", change: c.DeleteMessage) -> None:
-        self._state(change.queue_name).delete(change.now, change.receipt_handle)
+        self.queue_state(change.queue_name).delete(change.now, change.receipt_handle)
 
     def _batch_delete(self: "Broker", change: c.BatchDeleteMessage) -> dict:
-        return self._state(change.queue_name).batch_delete(change.now, change.receipt_handles)
+        return self.queue_state(change.queue_name).batch_delete(change.now, change.receipt_handles)
 
     def _change_visibility(self: "Broker", change: c.ChangeVisibility) -> Any:
-        state = self._state(change.queue_name)
+        state = self.queue_state(change.queue_name)
         changed = state.change_visibility(change.now, change.receipt_handle,
                                           change.visibility_timeout)
-        self._settle(state)
+        self.settle(state)
         return changed
 
     def _move_dead_letters_of(self: "Broker", change: c.MoveDeadLetters) -> None:
         """Out of the source and into the target together, or (the target deleted
         since) dropped, with a warning."""
         name = change.queue_name
-        source = self._state(name)
+        source = self.queue_state(name)
         letters = source.take_dead_letters(change.now)
         if not letters:
             return
@@ -136,7 +136,7 @@ class Appliers:
                         "does not exist", name, len(letters), target_name)
             return
         target.accept_dead_letters(change.now, letters, self.queue_arn(name))
-        self._settle(target)
+        self.settle(target)
 
     # -- topics ------------------------------------------------------------------------------
 

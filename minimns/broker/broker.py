@@ -105,6 +105,14 @@ class Broker(Appliers):
             self._move_dead_letters()
         return result
 
+    async def perform(self, change: Change) -> Any:
+        """An async operation whole: a cancellation point, the change, then its
+        acknowledgement, which is never cancelled once the change is made."""
+        await trio.lowlevel.checkpoint_if_cancelled()
+        result = self.commit(change)
+        await self.acknowledge()
+        return result
+
     async def durable(self) -> None:
         """For edges that apply ``*_nowait`` operations: in durable mode, wait until
         the last change is as safe as the fsync policy says. In memory mode this
@@ -174,7 +182,7 @@ class Broker(Appliers):
         # broker would otherwise draw the same again): move the source on.
         self._random.seed(f"{self._random.getrandbits(64)}:{last}:{len(recovered.changes)}")
         for state in self.account.queues.values():
-            self._settle(state)
+            self.settle(state)
         for topic in self.account.topics.values():
             for subscription in topic.subscriptions.values():
                 self._pushes.resume(subscription)
@@ -202,9 +210,8 @@ class Broker(Appliers):
 
     async def create_queue(self, queue_name: str, **attributes: object) -> Queue:
         """Create a queue (or find an identical one); QueueAlreadyExist if it differs."""
-        await trio.lowlevel.checkpoint_if_cancelled()
-        self.commit(CreateQueue(self.now(), queue_name, self.token(), plain_attributes(attributes)))
-        await self.acknowledge()
+        await self.perform(CreateQueue(self.now(), queue_name, self.token(),
+                                       plain_attributes(attributes)))
         return Queue(self, queue_name)
 
     def get_queue(self, queue_name: str) -> Queue:
@@ -229,9 +236,7 @@ class Broker(Appliers):
     async def create_topic(self, topic_name: str, **attributes: object) -> Topic:
         """Create a topic (or find an identical one); TopicAlreadyExist if it differs.
         Attributes: ``maximum_message_size`` (1024-65536), ``logging_enabled``."""
-        await trio.lowlevel.checkpoint_if_cancelled()
-        self.commit(CreateTopic(self.now(), topic_name, self.token(), attributes))
-        await self.acknowledge()
+        await self.perform(CreateTopic(self.now(), topic_name, self.token(), attributes))
         return Topic(self, topic_name)
 
     def get_topic(self, topic_name: str) -> Topic:
@@ -271,16 +276,16 @@ class Broker(Appliers):
         """Epoch milliseconds on the broker's clock."""
         return self.clock.now_ms()
 
-    def _state(self, queue_name: str) -> QueueState:
+    def queue_state(self, queue_name: str) -> QueueState:
         state = self._queues.get(queue_name)
         if state is None:
             raise QueueNotExist()
         return state
 
-    def _lot(self, queue_name: str) -> Waiters:
+    def waiters_of(self, queue_name: str) -> Waiters:
         return self._lots[queue_name]
 
-    def _pass_wake(self, queue_name: str) -> None:
+    def pass_wake(self, queue_name: str) -> None:
         """A woken poll left without taking its message: wake the next one."""
         waiters = self._lots.get(queue_name)
         if waiters is not None:
@@ -290,6 +295,38 @@ class Broker(Appliers):
         """The queue's resource name, as MNS gives it (a dead letter's DLQSourceArn)."""
         return f"acs:mns:{self.region}:{self.account_id}:/queues/{queue_name}"
 
+    # -- the helpers' interface (queue.py, topic.py, push.py, sms.py use these, nothing else) --
+
+    def schedule(self, key: Any, due: int | None) -> None:
+        """Have ``_on_due(key)`` run at epoch ms ``due`` (None: never)."""
+        self._timer.schedule(key, due)
+
+    def unschedule(self, key: Any) -> None:
+        self._timer.cancel(key)
+
+    def start_soon(self, fn: Callable[..., Any], *args: Any) -> None:
+        """Run a task (a push worker) in the broker's nursery."""
+        assert self._nursery is not None, "the broker is not running"
+        self._nursery.start_soon(fn, *args)
+
+    def fan_out(self, deliveries: Any, now: int) -> None:
+        """Hand a publish's deliveries to their endpoints (push.py)."""
+        self._pushes.fan_out(deliveries, now)
+
+    @property
+    def push_seed(self) -> int:
+        """This data directory's push jitter key (SMS ids derive from it too)."""
+        return self._pushes.seed
+
+    @property
+    def sms_hub(self) -> SmsHub:
+        return self._sms
+
+    def apply_within(self, change: Change) -> Any:
+        """Apply ``change`` as part of the change being applied (an SMS subscription
+        making its queue): not journaled on its own, the outer change replays it."""
+        return self._apply[change.__class__](change)
+
     def _move_dead_letters(self) -> None:
         """Move every queue's dead letters to its dead-letter queue, each move one
         recorded change ("dl"), journaled right after the change that made them."""
@@ -298,7 +335,7 @@ class Broker(Appliers):
             if self._queues.get(name) is state and state.dead_letters:
                 self.commit(MoveDeadLetters(self.now(), name))
 
-    def _settle(self, state: QueueState) -> None:
+    def settle(self, state: QueueState) -> None:
         if state.dead_letters:
             self._dead_pending[state.name] = state
         woken = state.newly_active
@@ -319,7 +356,7 @@ class Broker(Appliers):
         if self.account.queues.get(state.name) is not state:
             return  # deleted since
         state.advance(self.now())
-        self._settle(state)
+        self.settle(state)
         if self._dead_pending:
             self._move_dead_letters()
 

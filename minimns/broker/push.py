@@ -16,7 +16,7 @@ import random
 from collections import deque
 from dataclasses import dataclass, field
 from email.utils import formatdate
-from typing import TYPE_CHECKING, Any, Callable, Protocol
+from typing import TYPE_CHECKING, Callable, Protocol
 
 import trio
 
@@ -160,7 +160,7 @@ class PushEngine:
     def forget(self, subscription: SubscriptionState) -> None:
         """The subscription is gone (its pending deliveries already discarded):
         stop its timer and cancel its pushes in flight."""
-        self.broker._timer.cancel(subscription)
+        self.broker.unschedule(subscription)
         worker = self._workers.pop(subscription, None)
         if worker is not None:
             worker.scope.cancel()
@@ -204,7 +204,7 @@ class PushEngine:
                 state.send(now, self._body(subscription, delivery), None, None, message.properties)
             except MNSError as error:
                 return f"{error.code}: {error.message}"
-            broker._settle(state)
+            broker.settle(state)
             return None
         assert endpoint.kind in (MAIL, SMS)
         return self.outbox.deliver(
@@ -250,7 +250,7 @@ class PushEngine:
         worker = self._workers.get(subscription)
         if worker is None:
             worker = self._workers[subscription] = _Worker()
-            self.broker._nursery.start_soon(self._work, subscription, worker)
+            self.broker.start_soon(self._work, subscription, worker)
         elif worker.running < self._limit(subscription):
             worker.lot.unpark()  # else a slot frees when a push ends, and that wakes it
 
@@ -346,12 +346,12 @@ class PushEngine:
                     reason,
                 )
             return
-        self.broker._timer.schedule(subscription, due)
+        self.broker.schedule(subscription, due)
 
     def _schedule(self, subscription: SubscriptionState) -> None:
         due = subscription.next_due()
         if due is not None:
-            self.broker._timer.schedule(subscription, due)
+            self.broker.schedule(subscription, due)
 
     def _wake_settled(self) -> None:
         if len(self._settled):

@@ -62,25 +62,21 @@ class Queue:
     async def get_attributes(self) -> QueueMeta:
         await checkpoint_if_cancelled()
         broker = self.broker
-        state = broker._state(self.queue_name)
+        state = broker.queue_state(self.queue_name)
         meta = state.meta(broker.now())
         await cancel_shielded_checkpoint()
         return meta
 
     async def set_attributes(self, **attributes: object) -> None:
         """Change only the attributes given, e.g. ``set_attributes(visibility_timeout=60)``."""
-        await checkpoint_if_cancelled()
         broker = self.broker
-        broker.commit(SetQueueAttributes(broker.now(), self.queue_name,
-                                         plain_attributes(attributes)))
-        await broker.acknowledge()
+        await broker.perform(SetQueueAttributes(broker.now(), self.queue_name,
+                                                plain_attributes(attributes)))
 
     async def delete(self) -> None:
         """Delete the queue and its messages (a missing queue is not an error)."""
-        await checkpoint_if_cancelled()
         broker = self.broker
-        broker.commit(DeleteQueue(broker.now(), self.queue_name))
-        await broker.acknowledge()
+        await broker.perform(DeleteQueue(broker.now(), self.queue_name))
 
     # -- sending -----------------------------------------------------------------------------
 
@@ -173,7 +169,7 @@ class Queue:
     def _take(self, count: int, wait_seconds: int | None) -> tuple[list[ReceivedMessage], int]:
         """Receive what is there now: (messages, the wait that applies if none)."""
         broker = self.broker
-        state = broker._state(self.queue_name)
+        state = broker.queue_state(self.queue_name)
         if wait_seconds is None:
             wait_seconds = state.attributes.polling_wait_seconds
         elif wait_seconds.__class__ is not int or not 0 <= wait_seconds <= WAIT_SECONDS_MAX:
@@ -188,7 +184,7 @@ class Queue:
         a wake cancels that scope, so ``idle`` may wait on anything (a socket).
         """
         broker = self.broker
-        waiters = broker._lot(self.queue_name)
+        waiters = broker.waiters_of(self.queue_name)
         if wait_seconds == 0 or len(waiters) >= broker.max_waiters:
             await cancel_shielded_checkpoint()
             raise MessageNotExist()
@@ -205,7 +201,7 @@ class Queue:
                         waiters.discard(waiter)
             except BaseException:  # not our scope's: a hang-up, or a cancellation from outside
                 if waiter is not None and waiter.woken:
-                    broker._pass_wake(self.queue_name)  # the next poll in line takes it
+                    broker.pass_wake(self.queue_name)  # the next poll in line takes it
                 raise
             if not waiter.woken:
                 raise MessageNotExist()  # the deadline passed (or idle returned)
@@ -216,7 +212,7 @@ class Queue:
             if got:
                 await broker.acknowledge()  # shielded: the messages are handed over
                 return got
-            waiters = broker._lot(self.queue_name)
+            waiters = broker.waiters_of(self.queue_name)
 
     async def peek_message(self) -> PeekedMessage:
         """The message a receive would take next, unchanged; MessageNotExist if none."""
@@ -226,7 +222,7 @@ class Queue:
         await checkpoint_if_cancelled()
         check_range("numOfMessages", batch_size, 1, BATCH_MAX, "")
         broker = self.broker
-        state = broker._state(self.queue_name)
+        state = broker.queue_state(self.queue_name)
         got = state.peek(broker.now(), batch_size)
         await cancel_shielded_checkpoint()
         if not got:

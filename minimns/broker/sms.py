@@ -25,7 +25,6 @@ import logging
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Callable
 
-import trio
 
 from ..core.endpoint import parse_endpoint
 from ..core.message import NO_PROPERTIES
@@ -89,7 +88,7 @@ class SmsHub:
         return result
 
     def schedule(self) -> None:
-        self.broker._timer.schedule(self, self.service.next_due())
+        self.broker.schedule(self, self.service.next_due())
 
     def on_due(self) -> None:
         self.broker.commit(SmsChange(self.broker.now(), "advance", {}))
@@ -135,7 +134,7 @@ class SmsHub:
                 except MNSError as error:
                     log.warning("SMS %s not queued into %s: %s", effect.kind, name, error)
                     continue
-                broker._settle(state)
+                broker.settle(state)
 
     def _publish(self, now: int, topic: TopicState, body: str) -> None:
         try:
@@ -143,13 +142,13 @@ class SmsHub:
         except MNSError as error:
             log.warning("SMS event not published to %s: %s", topic.name, error)
             return
-        self.broker._pushes.fan_out(deliveries, now)
+        self.broker.fan_out(deliveries, now)
 
     def message_id(self, now: int) -> str:
         """An id for a request sent without a topic message (the events' messageID),
         shaped like an MNS message id."""
         self._requests += 1
-        prefix = self.broker._pushes.seed & 0xFFFFFFFFFFFFFFFF
+        prefix = self.broker.push_seed & 0xFFFFFFFFFFFFFFFF
         return f"{prefix:016X}-1-{now:X}-{self._requests:08X}"
 
     # -- appliers ------------------------------------------------------------------------------
@@ -177,7 +176,7 @@ class SmsHub:
 
     def _reset(self, now: int) -> None:
         """A new SMS service, not activated (the SMS topic, if any, stays)."""
-        self.broker._timer.cancel(self)
+        self.broker.unschedule(self)
         self.service = SmsService(self.service.region)
 
     def _account(self, now: int, account_type: str | None = None,
@@ -251,7 +250,7 @@ class SmsHub:
             raise SmsError("InvalidArgument", "the message type must be SmsReport or SmsUp")
         name = queue_name(self.broker.account_id, message_type)
         if name not in self.broker.account.queues:
-            self.broker._create_queue(CreateQueue(now, name, token, {}))  # within this change
+            self.broker.apply_within(CreateQueue(now, name, token, {}))
         service.subscribe(message_type)
         return name
 
@@ -283,7 +282,7 @@ class SmsHub:
     def _delete_rule(self, now: int, name: str) -> None:
         rule = self.service.rules.delete(name)
         if rule.made_topic:
-            self.broker._delete_topic(DeleteTopic(now, rule.topic))  # within this change
+            self.broker.apply_within(DeleteTopic(now, rule.topic))
 
     def _reply(self, now: int, number: str, content: str, extend_code: str | None = None) -> None:
         self._effects(now, self.service.reply(now, number, content, extend_code))
@@ -324,7 +323,7 @@ class Sms:
     @property
     def service(self) -> SmsService:
         """The pure state (read it; change it only through these methods)."""
-        return self._broker._sms.service
+        return self._broker.sms_hub.service
 
     @property
     def topic_name(self) -> str:
@@ -341,10 +340,7 @@ class Sms:
 
     async def _change(self, op: str, **args: Any) -> Any:
         broker = self._broker
-        await trio.lowlevel.checkpoint_if_cancelled()
-        result = broker.commit(SmsChange(broker.now(), op, args))
-        await broker.acknowledge()
-        return result
+        return await broker.perform(SmsChange(broker.now(), op, args))
 
     async def activate(self) -> str:
         """Activate SMS (its topic and subscription appear); the SMS topic's name."""
@@ -474,7 +470,7 @@ class Sms:
         await self._change("balance", balance=balance)
 
     def _message_id(self) -> str:
-        return self._broker._sms.message_id(self._broker.now())
+        return self._broker.sms_hub.message_id(self._broker.now())
 
     def inbox(self, number: str) -> list[HandsetMessage]:
         """What a phone received, oldest first."""

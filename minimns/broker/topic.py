@@ -49,18 +49,14 @@ class Topic:
     async def set_attributes(
         self, *, maximum_message_size: int | None = None, logging_enabled: bool | None = None
     ) -> None:
-        await checkpoint_if_cancelled()
         broker = self.broker
         changes = {"maximum_message_size": maximum_message_size, "logging_enabled": logging_enabled}
-        broker.commit(SetTopicAttributes(broker.now(), self.topic_name, changes))
-        await broker.acknowledge()
+        await broker.perform(SetTopicAttributes(broker.now(), self.topic_name, changes))
 
     async def delete(self) -> None:
         """Delete the topic, its subscriptions and their pending pushes (missing is no error)."""
-        await checkpoint_if_cancelled()
         broker = self.broker
-        broker.commit(DeleteTopic(broker.now(), self.topic_name))
-        await broker.acknowledge()
+        await broker.perform(DeleteTopic(broker.now(), self.topic_name))
 
     async def publish_message(
         self, message: str | TopicMessage, *, message_tag: str | None = None
@@ -145,11 +141,10 @@ class Subscription:
         """Create the subscription. An identical one is found as is; any difference
         is SubscriptionAlreadyExist. Defaults as MNS: BACKOFF_RETRY, XML (SIMPLIFIED
         for mail and SMS endpoints), no filter tag."""
-        await checkpoint_if_cancelled()
         broker = self.broker
         attributes = [endpoint, notify_strategy, notify_content_format, filter_tag]
-        broker.commit(Subscribe(broker.now(), self.topic_name, self.subscription_name, attributes))
-        await broker.acknowledge()
+        await broker.perform(Subscribe(broker.now(), self.topic_name, self.subscription_name,
+                                       attributes))
         return self
 
     async def get_attributes(self) -> SubscriptionMeta:
@@ -172,10 +167,8 @@ class Subscription:
 
     async def unsubscribe(self) -> None:
         """Remove the subscription and cancel its pending pushes (missing is no error)."""
-        await checkpoint_if_cancelled()
         broker = self.broker
-        broker.commit(Unsubscribe(broker.now(), self.topic_name, self.subscription_name))
-        await broker.acknowledge()
+        await broker.perform(Unsubscribe(broker.now(), self.topic_name, self.subscription_name))
 
     def stats(self) -> SubscriptionStats:
         """Delivered, pending, retrying and dropped counts and the last error, right now."""
