@@ -19,7 +19,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 from mns.queue import Message, QueueMeta  # noqa: E402
 
-from minimns.server.thread import ServerThread  # noqa: E402
+from minimns.testing.thread import ServerThread  # noqa: E402
 from minimns.testing import MinimnsServer, mock_mns  # noqa: E402
 
 

@@ -18,7 +18,7 @@ import trio.testing
 from mns.account import Account
 
 from minimns.server.serve import ServerOptions
-from minimns.server.thread import ServerThread
+from minimns.testing.thread import ServerThread
 
 EPOCH_MS = 1_700_000_000_000  # a fixed start, so tests can assert exact times
 

@@ -11,7 +11,7 @@ from urllib.parse import quote, urlencode
 
 import pytest
 
-from minimns.server.acs_auth import AcsError, verify_acs
+from minimns.server.rpc.signature import AcsError, verify_acs
 
 SECRET = "s3cret"
 NOW = datetime(2026, 11, 22, 18, 0, 0, tzinfo=timezone.utc)

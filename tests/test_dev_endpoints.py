@@ -18,7 +18,7 @@ from mns.subscription import SubscriptionMeta
 from mns.topic import TopicMessage
 
 from minimns.server.serve import ServerOptions
-from minimns.server.thread import ServerThread
+from minimns.testing.thread import ServerThread
 
 
 def get(server, path, auth=None, method="GET", data=None, headers=None):

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from minimns.server.serve import ServerOptions
-from minimns.server.thread import ServerThread
+from minimns.testing.thread import ServerThread
 
 from .node_driver import NODE_DIR, NODE_MISSING, Node
 

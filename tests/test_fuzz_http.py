@@ -48,7 +48,7 @@ from mns.account import Account
 from mns.queue import Message, QueueMeta
 
 from minimns.errors import error_class
-from minimns.server import queue_routes, topic_routes
+from minimns.server.mns import queues as queue_routes, topics as topic_routes
 from minimns.server.http import Request
 
 NS = "http://mns.aliyuncs.com/doc/v1/"
@@ -1529,7 +1529,7 @@ def test_injected_fault_is_an_internal_error_document(server, control, monkeypat
         else:  # the broker's listing, behind GET /queues; HEAD is routed the same way
             monkeypatch.setattr(server.broker.account, "list_queues", _fail)
             if where == "head":
-                monkeypatch.setattr("minimns.server.queue_routes.route",
+                monkeypatch.setattr("minimns.server.mns.queues.route",
                                     lambda m, rest: queue_routes.list_queue)
         sent = build(*request_)
         with Wire(server) as wire:

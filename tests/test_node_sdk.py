@@ -18,7 +18,7 @@ from mns.account import Account
 from mns.subscription import SubscriptionMeta
 
 from minimns.server.serve import ServerOptions
-from minimns.server.thread import ServerThread
+from minimns.testing.thread import ServerThread
 
 from .node_driver import ACCOUNT_ID, KEY_ID, KEY_SECRET, NODE_MISSING, Node, NodeError
 

@@ -19,7 +19,7 @@ from mns.queue import Message, QueueMeta
 from mns.topic import TopicMessage
 
 from minimns.server.serve import ServerOptions
-from minimns.server.thread import ServerThread
+from minimns.testing.thread import ServerThread
 
 AK, SK = "open-ak", "open-sk"
 

@@ -10,7 +10,7 @@ import time
 from mns.account import Account
 from mns.queue import Message, QueueMeta
 
-from minimns.server.thread import ServerThread
+from minimns.testing.thread import ServerThread
 from tests.server_helpers import raise_fd_limit
 
 POLLS = 2000

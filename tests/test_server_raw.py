@@ -19,7 +19,7 @@ from xml.etree import ElementTree
 import pytest
 
 from minimns.errors import SignatureDoesNotMatch, TimeExpired
-from minimns.server.auth import Credentials, content_md5, sign, string_to_sign, verify
+from minimns.server.mns.signature import Credentials, content_md5, sign, string_to_sign, verify
 from minimns.server.http import Request
 from tests.server_helpers import wait_until
 
@@ -146,7 +146,7 @@ def build(
     return f"{method} {target} HTTP/1.1\r\n{head}\r\n".encode("latin-1") + body
 
 
-# An implementation of the signature independent of minimns.server.auth (mns-protocol.md 1.3).
+# An implementation of the signature independent of minimns.server.mns.signature (mns-protocol.md 1.3).
 
 
 def content_md5_of(body: bytes) -> str:

@@ -19,7 +19,7 @@ from mns.topic import DirectSMSInfo, TopicMessage
 
 from minimns.config import ConfigError
 from minimns.server.serve import ServerOptions
-from minimns.server.thread import ServerThread
+from minimns.testing.thread import ServerThread
 
 from .server_helpers import drain, wait_until
 

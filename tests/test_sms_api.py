@@ -20,7 +20,7 @@ from mns.queue import Message
 
 from minimns.core.sms.formats import day_text
 from minimns.server.serve import ServerOptions
-from minimns.server.thread import ServerThread
+from minimns.testing.thread import ServerThread
 
 from .server_helpers import wait_until
 

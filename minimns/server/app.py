@@ -8,16 +8,17 @@ anything else is a bug, logged and answered with InternalError.
 
 from __future__ import annotations
 
-import re
 import logging
 import random
+import re
 import time
 from email.utils import formatdate
 from typing import Awaitable, Callable
 
 import trio
 
-from ..broker.broker import Broker
+from ..broker.broker import ACCOUNT_SETTINGS, Broker
+from ..broker.changes import SetAccountSettings, SetLoggingBucket
 from ..errors import (
     AccessDenied,
     InternalError,
@@ -30,16 +31,17 @@ from ..errors import (
     MNSError,
     SecurityTokenExpired,
 )
-from . import account_routes, dev_routes, queue_routes, sms_api, topic_routes
-from .open_api import OpenApi
-from ..broker.broker import ACCOUNT_SETTINGS
-from ..broker.changes import SetAccountSettings, SetLoggingBucket
-from .console import Console
-from .metrics import RequestMetrics
-from .auth import Credentials, key_id_of, verify
+from .console.routes import Console
+from .dev import routes as developer_endpoints
 from .http import Request, Response
-from .tokens import TemporaryKey
-from .xmlcodec import document, element
+from .metrics import RequestMetrics
+from .mns import account, queues, topics
+from .mns.signature import Credentials, key_id_of, verify
+from .mns.xmlcodec import document, element
+from .params import count
+from .rpc import sms
+from .rpc.open_api import OpenApi
+from .rpc.tokens import TemporaryKey
 
 __all__ = ["MNSApp"]
 
@@ -77,10 +79,8 @@ class Call:
     def paging(self) -> tuple[str, int, str]:
         """(prefix, ret_number, marker) of a List request, from its x-mns-* headers."""
         headers = self.request.headers
-        ret_number = headers.get("x-mns-ret-number", "1000").strip()
-        if not (ret_number.isascii() and ret_number.isdigit() and len(ret_number) <= 9):
-            raise InvalidArgument("The value of x-mns-ret-number should be an integer.")
-        return headers.get("x-mns-prefix", ""), int(ret_number), headers.get("x-mns-marker", "")
+        ret_number = count(headers.get("x-mns-ret-number", "1000").strip(), "x-mns-ret-number")
+        return headers.get("x-mns-prefix", ""), ret_number, headers.get("x-mns-marker", "")
 
     def allow_query(self, *keys: str) -> None:
         unknown = set(self.request.query) - set(keys)
@@ -143,7 +143,7 @@ class MNSApp:
         self.clock = clock  # set only with --virtual-clock: then time can be advanced
         self.default_host = default_host
         self.dev_endpoints = dev_endpoints  # /_minimns/sms/...: only when asked for
-        self.sms_api = sms_api.SmsApi(self)  # the SMS API's RPC requests, on the same port
+        self.sms_api = sms.SmsApi(self)  # the SMS API's RPC requests, on the same port
         self.open_api = OpenApi(self)  # the management OpenAPI, through the same RPC edge
         self.console_enabled = console
         self.console = Console(self)
@@ -171,8 +171,8 @@ class MNSApp:
         parts = request.path.split("/")
         kind = parts[1] if len(parts) > 1 and parts[1] in ("queues", "topics") else ""
         if kind and len(parts) > 2:
-            account = self.broker.account
-            if parts[2] in (account.queues if kind == "queues" else account.topics):
+            catalog = self.broker.account
+            if parts[2] in (catalog.queues if kind == "queues" else catalog.topics):
                 return kind, parts[2]
         return kind, ""
 
@@ -180,12 +180,12 @@ class MNSApp:
         request = call.request
         try:
             if request.path.startswith("/_minimns/"):
-                return await dev_routes.handle(call, self)
+                return await developer_endpoints.handle(call, self)
             if request.path == "/console" or request.path.startswith("/console/"):
                 if not self.console_enabled:
                     raise InvalidRequestURL("The console is off (--no-console).")
                 return await self.console.handle(call)
-            if sms_api.is_rpc(request):
+            if sms.is_rpc(request):
                 return await self.sms_api.handle(call)
             if not self.broker.settings["PublicEndpointEnabled"]:
                 raise AccessDenied("The public endpoint is disabled (the OpenAPI's "
@@ -272,13 +272,13 @@ class MNSApp:
         parts = request.path.split("/")
         # "", "queues", name, "messages"
         if parts[1:2] == ["queues"]:
-            return queue_routes.route(request.method, parts[2:])
+            return queues.route(request.method, parts[2:])
         if parts[1:2] == ["topics"]:
-            return topic_routes.route(request.method, parts[2:])
+            return topics.route(request.method, parts[2:])
         if request.path == "/":
-            return account_routes.route(request.method)
+            return account.route(request.method)
         if request.path == "/commonbuy/openservice" and request.method == "POST":
-            return account_routes.open_service
+            return account.open_service
         raise InvalidRequestURL(f"The request URL {request.path} is not valid.")
 
     def advance_clock(self, seconds_text: str) -> None:

@@ -13,8 +13,8 @@ import trio.testing
 from ..broker.broker import Broker
 from ..push.client import HttpPusher
 from .app import MNSApp
-from .dev_routes import CERT_PATH as SIGNING_CERT_PATH
-from .auth import Credentials
+from .dev.routes import CERT_PATH as SIGNING_CERT_PATH
+from .mns.signature import Credentials
 from .http import HttpLimits, Watchdog, serve_connection
 
 __all__ = ["DEFAULT_PORT", "ServerOptions", "serve"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..server.serve import ServerOptions
-from ..server.thread import ServerThread
+from .thread import ServerThread
 
 __all__ = ["MinimnsServer"]
 

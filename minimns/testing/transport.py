@@ -41,9 +41,9 @@ from ..broker.broker import Broker
 from ..opening import open_broker
 from ..config import apply_config
 from ..server.app import MNSApp
-from ..server.auth import Credentials
+from ..server.mns.signature import Credentials
 from ..server.http import HttpLimits, Request, Response
-from ..server.thread import sole_error
+from .thread import sole_error
 
 __all__ = ["DEFAULT_ENDPOINT", "MNSMock", "active_mock", "mock_mns"]
 

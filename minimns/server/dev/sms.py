@@ -1,5 +1,5 @@
 """Developer endpoints for SMS under ``/_minimns/sms`` (reading with the console or
-``--dev-endpoints``; replying and lifting only with ``--dev-endpoints``, see dev_routes.py).
+``--dev-endpoints``; replying and lifting only with ``--dev-endpoints``, see routes.py).
 
 JSON in, JSON out, so a test suite in any language can read what a phone
 received, reply from a number and lift a threshold over HTTP:
@@ -22,12 +22,12 @@ from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
-from ..core.sms.account import SmsError
-from .json_out import json_response
-from ..core.sms.limits import beijing_day, beijing_month
+from ...core.sms.account import SmsError
+from ..json_response import json_response
+from ...core.sms.limits import beijing_day, beijing_month
 
 if TYPE_CHECKING:
-    from .app import Call
+    from ..app import Call
 
 __all__ = ["PREFIX", "handle"]
 

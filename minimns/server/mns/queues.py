@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Awaitable, Callable
 
-from ..broker.queue import WAIT_SECONDS_MAX, Queue
-from ..core.attributes import QueueMeta, check_range
-from ..core.message import Message, PeekedMessage, ReceivedMessage
-from ..core.queue import BATCH_MAX
-from ..errors import (
+from ...broker.queue import WAIT_SECONDS_MAX, Queue
+from ...core.attributes import QueueMeta, check_range
+from ...core.message import Message, PeekedMessage, ReceivedMessage
+from ...core.queue import BATCH_MAX
+from ...errors import (
     BatchDeleteFail,
     BatchSendFail,
     InvalidArgument,
@@ -25,11 +25,12 @@ from ..errors import (
     MissingVisibilityTimeout,
     MNSError,
 )
+from ..params import count
 from .xmlcodec import child_texts, document, element, escape, local, parse, parse_properties, to_int
 
 if TYPE_CHECKING:
-    from .app import Call
-    from .http import Response
+    from ..app import Call
+    from ..http import Response
 
 __all__ = ["route"]
 
@@ -210,11 +211,7 @@ async def send_message(call: "Call") -> "Response":
 
 def _query_int(call: "Call", key: str, mns_name: str) -> int | None:
     value = call.request.query.get(key)
-    if value is None:
-        return None
-    if not (value.isascii() and value.isdigit() and len(value) <= 9):
-        raise InvalidArgument(f"The value of {mns_name} should be a non-negative integer.")
-    return int(value)
+    return None if value is None else count(value, mns_name)
 
 
 def _message_elements(message: PeekedMessage) -> str:

@@ -16,13 +16,13 @@ parsers do not fold it into ``\\n``.
 
 from __future__ import annotations
 
-import re
 from typing import Iterable
 from xml.etree.ElementTree import Element
 from xml.parsers import expat
 
-from ..core.notification import escape_xml
-from ..errors import InvalidArgument, MalformedXML
+from ...core.notification import escape_xml
+from ...errors import InvalidArgument, MalformedXML
+from ..params import integer
 
 __all__ = [
     "NAMESPACE",
@@ -36,7 +36,6 @@ __all__ = [
 
 NAMESPACE = "http://mns.aliyuncs.com/doc/v1/"
 _DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>\n'
-_INTEGER = re.compile(r"-?[0-9]{1,18}")
 
 
 def local(tag: str) -> str:
@@ -119,12 +118,7 @@ def parse_properties(node: Element, entry_tag: str) -> list[tuple[str, str, str]
 def to_int(fields: dict[str, str], name: str) -> int | None:
     """An integer field, None when absent; InvalidArgument when not an integer."""
     text = fields.get(name)
-    if text is None:
-        return None
-    text = text.strip()
-    if not _INTEGER.fullmatch(text):
-        raise InvalidArgument(f"The value of {name} should be an integer, not {text!r}.")
-    return int(text)
+    return None if text is None else integer(text, name)
 
 
 escape = escape_xml

@@ -1,6 +1,6 @@
 """The web console at ``/console``: MNS's console, locally (issue: learning MNS by watching it).
 
-GET renders a page (console_pages.py); a form POSTs to the page it is on with
+GET renders a page (pages.py); a form POSTs to the page it is on with
 an ``action`` field, the action runs through the broker's public API (so it
 is validated, journaled and behaves exactly as the SDK's request would), and
 the same page is rendered again with the outcome: a confirmation, the
@@ -16,15 +16,16 @@ from html import escape
 from typing import TYPE_CHECKING, Any, Awaitable, Callable
 from urllib.parse import parse_qsl, unquote
 
-from ..core.sms.account import SmsError
-from ..errors import MNSError, QueueNotExist, TopicNotExist
-from . import console_assets, console_pages
-from .dev_routes import developer_auth_ok, same_origin, small_int
-from .sms_routes import overview as sms_overview
+from ...core.sms.account import SmsError
+from ...errors import MNSError, QueueNotExist, TopicNotExist
+from . import assets, pages
+from ..access import developer_auth_ok, same_origin
+from ..params import small_int
+from ..dev.sms import overview as sms_overview
 
 if TYPE_CHECKING:
-    from .app import Call, MNSApp
-    from .http import Response
+    from ..app import Call, MNSApp
+    from ..http import Response
 
 __all__ = ["Console"]
 
@@ -74,9 +75,9 @@ class Console:
             return response
         path = request.path.rstrip("/") or "/console"
         if path == "/console/static/console.css":
-            return call.respond(200, console_assets.CSS.encode(), content_type="text/css; charset=utf-8")
+            return call.respond(200, assets.CSS.encode(), content_type="text/css; charset=utf-8")
         if path == "/console/static/console.js":
-            return call.respond(200, console_assets.JS.encode(),
+            return call.respond(200, assets.JS.encode(),
                                 content_type="text/javascript; charset=utf-8")
         if path == "/console":
             response = call.respond(302, b"", content_type="text/plain")
@@ -85,7 +86,7 @@ class Console:
         parts = path.split("/")[2:]  # after "", "console"
         renderer = self._page(parts)
         if renderer is None:
-            return self._html(call, 404, console_pages.page("Not found", "", "<p>No such page.</p>"))
+            return self._html(call, 404, pages.page("Not found", "", "<p>No such page.</p>"))
         flash, error, extra = "", "", {}
         if request.method == "POST":
             if not same_origin(request.headers):
@@ -106,7 +107,7 @@ class Console:
             if flash:  # just deleted: back to the list
                 return await self._after_delete(call, parts, flash)
             title, active, body = "Not found", parts[0], f"<p>{escape(missing.message)}</p>"
-        html = console_pages.page(title, active, body, flash=flash, error=error,
+        html = pages.page(title, active, body, flash=flash, error=error,
                                   virtual_clock=self.app.clock is not None, now_ms=self.broker.now())
         return self._html(call, 200, html)
 
@@ -115,7 +116,7 @@ class Console:
         renderer = self._page(list_parts)
         assert renderer is not None
         title, active, body = await renderer(call)
-        html = console_pages.page(title, active, body, flash=flash,
+        html = pages.page(title, active, body, flash=flash,
                                   virtual_clock=self.app.clock is not None, now_ms=self.broker.now())
         return self._html(call, 200, html)
 
@@ -145,21 +146,21 @@ class Console:
     async def _queues(self, call: "Call", **_: Any) -> tuple[str, str, str]:
         broker = self.broker
         metas = [await broker.get_queue(name).get_attributes() for name in list(broker.account.queues)]
-        return "队列列表 Queues", "queues", console_pages.queues_page(metas, call.base_url)
+        return "队列列表 Queues", "queues", pages.queues_page(metas, call.base_url)
 
     async def _queue(self, call: "Call", name: str, received: list | None = None,
                      received_deleted: bool = False, **_: Any) -> tuple[str, str, str]:
         meta = await self.broker.get_queue(name).get_attributes()
         state = self.broker.account.queues[name]
         messages = state.dump(self.broker.now(), 200)
-        body = console_pages.queue_page(meta, messages, call.base_url, received, received_deleted,
-                                        state.dead_lettered)
+        body = pages.queue_page(meta, messages, call.base_url, received, received_deleted,
+                                state.dead_lettered)
         return f"队列 {name}", "queues", body
 
     async def _topics(self, call: "Call", **_: Any) -> tuple[str, str, str]:
         broker = self.broker
         metas = [await broker.get_topic(name).get_attributes() for name in list(broker.account.topics)]
-        return "主题列表 Topics", "topics", console_pages.topics_page(metas, call.base_url)
+        return "主题列表 Topics", "topics", pages.topics_page(metas, call.base_url)
 
     async def _topic(self, call: "Call", name: str, **_: Any) -> tuple[str, str, str]:
         topic = self.broker.get_topic(name)
@@ -168,25 +169,25 @@ class Console:
         prefix = unquote(query.get("prefix", ""))
         state = self.broker.account.topics[name]
         names = sorted(n for n in state.subscriptions if n.startswith(prefix))
-        pages = max(1, math.ceil(len(names) / PAGE_SIZE))
-        page_no = small_int(query.get("page", "1"), 1, pages) or 1
+        page_count = max(1, math.ceil(len(names) / PAGE_SIZE))
+        page_no = small_int(query.get("page", "1"), 1, page_count) or 1
         shown = []
         for sub_name in names[(page_no - 1) * PAGE_SIZE:page_no * PAGE_SIZE]:
             sub_state = state.subscriptions[sub_name]
             handle = topic.get_subscription(sub_name)
             shown.append((await handle.get_attributes(), handle.stats(),
                           sub_state.scheduled_retries(5)))
-        body = console_pages.topic_page(meta, shown, prefix, page_no, pages, call.base_url)
+        body = pages.topic_page(meta, shown, prefix, page_no, page_count, call.base_url)
         return f"主题 {name}", "topics", body
 
     async def _sms(self, call: "Call", **_: Any) -> tuple[str, str, str]:
         sms = self.broker.sms
-        body = console_pages.sms_page(sms_overview(self.broker), sms.service.records.recent(50),
-                                      sms.inboxes())
+        body = pages.sms_page(sms_overview(self.broker), sms.service.records.recent(50),
+                              sms.inboxes())
         return "短信 SMS", "sms", body
 
     async def _clock(self, call: "Call", **_: Any) -> tuple[str, str, str]:
-        return "时钟 Clock", "clock", console_pages.clock_page(self.broker.now())
+        return "时钟 Clock", "clock", pages.clock_page(self.broker.now())
 
     # -- actions ----------------------------------------------------------------------------
 
@@ -194,7 +195,7 @@ class Console:
         """Run the form's action; (confirmation, extra arguments for the page)."""
         action = form.text("action")
         broker = self.broker
-        e = console_pages.e
+        e = pages.e
         if parts == ["queues"] and action == "create":
             name = form.text("name")
             attributes = {k: form.number(k) for k in _QUEUE_FIELDS if form.number(k) is not None}
@@ -230,7 +231,7 @@ class Console:
 
     async def _queue_action(self, name: str, action: str, form: _Form) -> tuple[str, dict[str, Any]]:
         queue = self.broker.get_queue(name)
-        e = console_pages.e
+        e = pages.e
         if action == "send":
             sent = await queue.send_message(form.values.get("body", ""),
                                             delay_seconds=form.number("delay_seconds"),
@@ -271,7 +272,7 @@ class Console:
 
     async def _topic_action(self, name: str, action: str, form: _Form) -> tuple[str, dict[str, Any]]:
         topic = self.broker.get_topic(name)
-        e = console_pages.e
+        e = pages.e
         if action == "publish":
             published = await topic.publish_message(form.values.get("body", ""),
                                                     message_tag=form.text("tag") or None)
@@ -295,7 +296,7 @@ class Console:
 
     async def _sms_action(self, action: str, form: _Form) -> tuple[str, dict[str, Any]]:
         sms = self.broker.sms
-        e = console_pages.e
+        e = pages.e
         if action == "reply":
             await sms.reply(form.text("number"), form.values.get("content", ""))
             return f"已回复 Replied from <b>{e(form.text('number'))}</b>", {}

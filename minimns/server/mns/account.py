@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Awaitable, Callable
 
-from ..broker.changes import SetLoggingBucket
-from ..errors import InvalidArgument, InvalidRequestURL
+from ...broker.changes import SetLoggingBucket
+from ...errors import InvalidArgument, InvalidRequestURL
 from .xmlcodec import child_texts, document, element, parse
 
 if TYPE_CHECKING:
-    from .app import Call
-    from .http import Response
+    from ..app import Call
+    from ..http import Response
 
 __all__ = ["open_service", "route"]
 

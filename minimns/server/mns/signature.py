@@ -13,7 +13,7 @@ import hmac
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 
-from ..errors import (
+from ...errors import (
     InvalidAccessKeyId,
     InvalidAuthorizationHeader,
     InvalidDateHeader,
@@ -23,7 +23,7 @@ from ..errors import (
     SignatureDoesNotMatch,
     TimeExpired,
 )
-from .http import Request
+from ..http import Request
 
 __all__ = ["Credentials", "content_md5", "key_id_of", "sign", "string_to_sign", "verify"]
 

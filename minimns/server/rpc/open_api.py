@@ -4,7 +4,7 @@ The console, Terraform and the new-generation SDKs (``alibabacloud-mns-open20220
 create and configure queues, topics and subscriptions with RPC-style requests:
 ``POST /`` with ``x-acs-action`` and ``x-acs-version: 2022-01-19`` (or ``Action`` /
 ``Version`` in the query with the older signature), parameters in the query and a
-form body. The SMS API shares the edge (``sms_api.SmsApi`` checks the signature and
+form body. The SMS API shares the edge (``rpc.sms.SmsApi`` checks the signature and
 hands this version here).
 
 Everything acts on the same broker as the MNS REST API: a queue this API creates is
@@ -32,18 +32,19 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 import trio
 
-from ..broker.changes import SetAccountSettings
-from ..core.attributes import check_range, parse_bool
-from ..core.endpoint import parse_endpoint
-from ..core.subscription import SubscriptionMeta
-from ..errors import InvalidArgument, MNSError
-from .acs_auth import AcsError
-from .json_out import json_response
+from ...broker.changes import SetAccountSettings
+from ...core.attributes import check_range, parse_bool
+from ...core.endpoint import parse_endpoint
+from ...core.subscription import SubscriptionMeta
+from ...errors import InvalidArgument, MNSError
+from .signature import AcsError
+from ..json_response import json_response
+from ..params import integer
 
 if TYPE_CHECKING:
-    from .app import Call, MNSApp
-    from .http import Response
-    from .sms_api import Params
+    from ..app import Call, MNSApp
+    from ..http import Response
+    from .sms import Params
 
 __all__ = ["VERSION", "OpenApi"]
 
@@ -349,12 +350,7 @@ class OpenApi:
 
 def _int(params: "Params", name: str) -> int | None:
     text = params.values.get(name)
-    if text is None or text == "":
-        return None
-    try:
-        return int(text)
-    except ValueError:
-        raise InvalidArgument(f"The value of {name} should be an integer.") from None
+    return None if text is None or text == "" else integer(text, name)
 
 
 def _bool(params: "Params", name: str) -> bool | None:

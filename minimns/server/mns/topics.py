@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Awaitable, Callable
 
-from ..core.subscription import SubscriptionMeta
-from ..core.topic import TopicMessage, TopicMeta
-from ..errors import InvalidArgument, InvalidRequestURL
+from ...core.subscription import SubscriptionMeta
+from ...core.topic import TopicMessage, TopicMeta
+from ...errors import InvalidArgument, InvalidRequestURL
 from .xmlcodec import child_texts, document, element, local, parse, parse_properties, to_int
 
 if TYPE_CHECKING:
-    from .app import Call
-    from .http import Response
+    from ..app import Call
+    from ..http import Response
 
 __all__ = ["route"]
 

@@ -30,19 +30,19 @@ import re
 from typing import TYPE_CHECKING, Any, Callable
 from urllib.parse import parse_qsl
 
-from ..core.sms.account import ReviewState, SmsError
-from ..core.sms.formats import wall_time
-from ..core.sms.records import PAGE_SIZE_MAX
-from ..core.sms.service import MESSAGE_TYPES, NUMBERS_MAX, queue_name
-from .acs_auth import AcsError, verify_acs
-from .dev_routes import small_int
-from .json_out import json_response
+from ...core.sms.account import ReviewState, SmsError
+from ...core.sms.formats import wall_time
+from ...core.sms.records import PAGE_SIZE_MAX
+from ...core.sms.service import MESSAGE_TYPES, NUMBERS_MAX, queue_name
+from .signature import AcsError, verify_acs
+from ..params import small_int
+from ..json_response import json_response
 from .open_api import VERSION as OPEN_API_VERSION
 from .tokens import TemporaryKeys
 
 if TYPE_CHECKING:
-    from .app import Call, MNSApp
-    from .http import Request, Response
+    from ..app import Call, MNSApp
+    from ..http import Request, Response
 
 __all__ = ["BATCH_MAX", "SmsApi", "is_rpc"]
 

@@ -11,7 +11,7 @@ import trio.testing
 
 from ..opening import open_broker
 from ..config import apply_config
-from .serve import ServerOptions, serve
+from ..server.serve import ServerOptions, serve
 
 __all__ = ["ServerThread"]
 

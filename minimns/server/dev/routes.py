@@ -30,68 +30,26 @@ signature made with them, as the SDKs sign (the console's pages too).
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hmac
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
-from ..errors import InvalidArgument, InvalidRequestURL, MNSError, QueueNotExist
-from ..push.signing import PushSigner
-from . import metrics, sms_routes
-from .auth import verify
-from .json_out import json_response
+from ...errors import InvalidArgument, InvalidRequestURL, QueueNotExist
+from ...push.signing import PushSigner
+from .. import metrics
+from . import sms as sms_routes
+from ..access import developer_auth_ok, same_origin
+from ..json_response import json_response
+from ..params import small_int
 
 if TYPE_CHECKING:
-    from .app import Call, MNSApp
-    from .http import Request, Response
+    from ..app import Call, MNSApp
+    from ..http import Response
 
-__all__ = ["CERT_PATH", "developer_auth_ok", "handle", "same_origin", "small_int"]
+__all__ = ["CERT_PATH", "handle"]
 
 CERT_PATH = "/_minimns/x509_public_certificate.pem"
 DUMP_MAX = 10_000
-
-
-def developer_auth_ok(app: "MNSApp", request: "Request") -> bool:
-    """True without configured keys; with keys, for HTTP Basic id:secret (browsers,
-    curl) or a request signed the MNS way (every SDK-based tool signs so)."""
-    credentials = app.credentials
-    if credentials is None:
-        return True
-    scheme, _, value = request.headers.get("authorization", "").partition(" ")
-    if scheme == "MNS":
-        try:
-            verify(request, credentials, int(app.wall_time() * 1000))
-        except MNSError:
-            return False
-        return True
-    if scheme.lower() != "basic":
-        return False
-    try:
-        user, _, password = base64.b64decode(value.strip(), validate=True).decode().partition(":")
-    except (binascii.Error, ValueError):  # not base64, not ASCII, not UTF-8
-        return False
-    return hmac.compare_digest(user.encode(), credentials.access_key_id.encode()) and \
-        hmac.compare_digest(password.encode(), credentials.access_key_secret.encode())
-
-
-def same_origin(headers: dict[str, str]) -> bool:
-    """A browser's cross-site POST carries a foreign Origin: refused (CSRF). Requests
-    without one (curl, test suites) are not from a web page."""
-    origin = headers.get("origin")
-    if origin is None:
-        return True
-    host = headers.get("host", "")
-    return origin in (f"http://{host}", f"https://{host}")
-
-
-def small_int(text: str, low: int, high: int) -> int | None:
-    """``text`` as an int in [low, high] if it is one (ASCII digits, not too long), else None."""
-    if not (text.isascii() and text.isdigit() and len(text) <= 12):
-        return None
-    value = int(text)
-    return value if low <= value <= high else None
 
 
 async def handle(call: "Call", app: "MNSApp") -> "Response":

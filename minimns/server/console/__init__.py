@@ -1,0 +1,1 @@
+"""The web console at ``/console``: HTML pages over the broker, no JavaScript framework."""
