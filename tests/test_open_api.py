@@ -16,7 +16,7 @@ from alibabacloud_tea_openapi.models import Config
 from mns.account import Account
 from mns.mns_exception import MNSServerException
 from mns.queue import Message, QueueMeta
-from mns.topic import TopicMessage
+from mns.topic import TopicMessage, TopicMeta
 
 from minimns.server.serve import ServerOptions
 from minimns.testing.thread import ServerThread
@@ -352,3 +352,21 @@ def test_what_the_openapi_sets_survives_a_restart(tmp_path):
             True, "p", "s")
         assert api.get_endpoint_attribute(models.GetEndpointAttributeRequest(
             endpoint_type="public")).body.data.endpoint_enabled is False
+
+
+def test_a_rest_create_of_a_queue_the_openapi_made_matches_on_what_rest_can_say(server):
+    create_queue(server, "dead")
+    create_queue(server, "both", visibility_timeout=40,
+                 tag=[models.CreateQueueRequestTag(key="k", value="v")],
+                 dlq_policy=models.CreateQueueRequestDlqPolicy(
+                     enabled=True, dead_letter_target_queue="dead", max_receive_count=2))
+    meta = QueueMeta()
+    meta.set_visibilitytimeout(40)
+    mns(server).get_queue("both").create(meta)  # the same as far as REST can say: 204
+    meta.set_visibilitytimeout(41)
+    with pytest.raises(MNSServerException) as caught:
+        mns(server).get_queue("both").create(meta)
+    assert caught.value.type == "QueueAlreadyExist"
+    client(server).create_topic(models.CreateTopicRequest(
+        topic_name="t", tag=[models.CreateTopicRequestTag(key="a", value="b")]))
+    mns(server).get_topic("t").create(TopicMeta())  # the tags are not a difference

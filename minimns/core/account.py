@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from sortedcontainers import SortedDict
 
 from ..errors import (
@@ -27,6 +29,9 @@ TOPIC_NAME_MAX = 120
 SYSTEM_TOPIC_PREFIX = "sms."  # the free SMS topic: outside the quota, not a name users can make
 
 
+OPENAPI_ONLY = ("dlq_policy", "tags", "queue_type")
+
+
 class Account:
     """Queues and topics by name. Tokens for new ones are passed in, keeping this pure."""
 
@@ -45,7 +50,11 @@ class Account:
         wanted = QueueAttributes().with_changes(name, **attributes)
         queue = self.queues.get(name)
         if queue is not None:
-            if queue.attributes != wanted:
+            # What the request cannot express (the REST body has no DlqPolicy, tags or
+            # type: the OpenAPI sets those) is not a difference.
+            unsaid = {key: getattr(queue.attributes, key) for key in OPENAPI_ONLY
+                      if key not in attributes}
+            if queue.attributes != replace(wanted, **unsaid):
                 raise QueueAlreadyExist()
             return queue, False
         self.check_dead_letter_target(wanted)
@@ -99,6 +108,8 @@ class Account:
         wanted = TopicAttributes().with_changes(**attributes)  # type: ignore[arg-type]
         topic = self.topics.get(name)
         if topic is not None:
+            if "tags" not in attributes:  # as for queues: unsaid tags are no difference
+                wanted = replace(wanted, tags=topic.attributes.tags)
             if topic.attributes != wanted:
                 raise TopicAlreadyExist()
             return topic, False
