@@ -127,7 +127,7 @@ async def apply_config(broker: Broker, config: str | Path | Mapping[str, Any]) -
 
 async def serve_defaults(broker: Broker, config: str | Path | Mapping[str, Any] | None) -> None:
     """What ``minimns serve`` starts with before its config: the region's SMS
-    topic and subscription (the seeds: each region gives an SMS user one, so
+    topic and subscription (the seeds (docs/sms.md): each region gives an SMS user one, so
     a learner's first DirectSMS publish finds it) and the test signature and
     template. Only in an account where SMS was never activated, so a data
     directory keeps what its user changed. ``[sms] enabled = false`` leaves

@@ -13,7 +13,7 @@ broker's own queues and topics:
 - a receipt or reply is sent into ``Alicom-Queue-<account>-SmsReport`` /
   ``-SmsUp`` when subscribed (and the queue still exists); an event message is
   published to the topic of each live rule of its type (a rule's topic that
-  was deleted gets nothing, as the seeds warn).
+  was deleted gets nothing, as the seeds (docs/sms.md) warn).
 
 ``Sms`` is the public handle: ``broker.sms``.
 """

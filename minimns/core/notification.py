@@ -1,7 +1,7 @@
 """What a subscription pushes: the body in its NotifyContentFormat, and the push headers.
 
 The same body goes to HTTP endpoints and into queue endpoints
-(mns-protocol.md 6.2, 6.3): SIMPLIFIED is the published body verbatim, XML
+(docs/protocol.md 6.2, 6.3): SIMPLIFIED is the published body verbatim, XML
 the ``<Notification>`` document, JSON the same fields as an object (with
 PublishTime as a string, as MNS sends it).
 """
@@ -74,7 +74,7 @@ def push_headers(
     fmt: str, fields: list[tuple[str, str]], body_md5: str, date: str, request_id: str
 ) -> list[tuple[str, str]]:
     """The headers MNS signs on an HTTP push, with the lower-case names that
-    every official sample receiver can verify (mns-protocol.md 6.3, 6.5).
+    every official sample receiver can verify (docs/protocol.md 6.3, 6.5).
     ``body_md5`` is the upper-case hex MD5 of the pushed body."""
     values = dict(fields)
     headers = [

@@ -1,4 +1,4 @@
-"""Push retry strategies exactly as MNS schedules them (mns-protocol.md 6.4).
+"""Push retry strategies exactly as MNS schedules them (docs/protocol.md 6.4).
 
 A failed push is retried after a delay that depends on the subscription's
 NotifyStrategy and on how many attempts were made; when the strategy has no

@@ -2,7 +2,7 @@
 
 An edge, like the server: it knows HTTP, TLS and the push signature, not
 topics or retries. One attempt is bounded by ``timeout`` on trio's clock (a
-receiver has 5 s to answer 2xx, mns-protocol.md 6.3), so under a MockClock
+receiver has 5 s to answer 2xx, docs/protocol.md 6.3), so under a MockClock
 a hanging receiver fails after 5 virtual seconds at once. Connections are
 kept alive per origin; a kept connection the receiver has closed meanwhile
 is replaced transparently, so keep-alive never turns into a failed push.
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 __all__ = ["HttpPusher", "PushFailed"]
 
-DEFAULT_TARGET = "/notifications"  # an endpoint URL with no path gets this (mns-protocol.md 6.3)
+DEFAULT_TARGET = "/notifications"  # an endpoint URL with no path gets this (docs/protocol.md 6.3)
 USER_AGENT = "Aliyun Notification Service Agent"
 MAX_RESPONSE_BODY = 64 * 1024  # bytes read from an answer; past that the connection is dropped
 MAX_RESPONSE_HEAD = 16 * 1024

@@ -5,7 +5,7 @@ certificate holding the public key in ``x-mns-signing-cert-url`` (base64 of
 its URL); receivers fetch the certificate and verify. minimns makes its own
 self-signed key and certificate and serves the PEM itself, so receivers
 written against the official samples verify minimns pushes offline
-(mns-protocol.md 6.5).
+(docs/protocol.md 6.5).
 """
 
 from __future__ import annotations
@@ -118,7 +118,7 @@ def _header_items(headers: Headers) -> list[tuple[str, str]]:
 
 
 def string_to_sign(method: str, headers: Headers, path: str) -> str:
-    """The text MNS signs for a push (mns-protocol.md 6.5).
+    """The text MNS signs for a push (docs/protocol.md 6.5).
 
     ``headers`` names are matched case-insensitively; ``x-mns-*`` lines are
     ``name:value`` with the name lower-cased and the value as sent, sorted as

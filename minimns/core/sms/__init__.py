@@ -1,5 +1,5 @@
-"""SMS rules the seeds fix: the account and its signatures and templates, their review,
-substitution and billing, frequency limits and send thresholds (pure)."""
+"""SMS rules the seeds (docs/sms.md) fix: the account and its signatures and templates,
+their review, substitution and billing, frequency limits and send thresholds (pure)."""
 
 from __future__ import annotations
 

@@ -4,7 +4,8 @@ Pure: every time-dependent method takes ``now`` in epoch milliseconds from the
 broker clock; nothing here reads a clock, so the broker drives the review timer
 with ``next_due`` / ``advance`` and a test can run a day of reviews at once.
 
-What the seeds fix (000, "阿里云个人认证和企业认证权益区别"; 001, "个人认证和企业认证的权益区别"):
+What the seeds (docs/sms.md) fix (000, "阿里云个人认证和企业认证权益区别";
+001, "个人认证和企业认证的权益区别"):
 
 - "个人用户最多可以创建1个自定义短信签名；企业用户最多可以创建5个自定义短信签名", table row
   "自定义短信签名 1个 5个"; beyond it "InvalidSignNumber.Malformed  The amount of sign

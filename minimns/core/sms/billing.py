@@ -1,6 +1,7 @@
 """Template substitution and message billing: how many SMS a text costs.
 
-The seeds (000 and 001, 短信内容长度计算规则): "短信字数 = 短信模板内容字数 + 签名字数",
+The seeds (docs/sms.md 000 and 001, 短信内容长度计算规则):
+"短信字数 = 短信模板内容字数 + 签名字数",
 "短信字数<=70个字数，按照70个字数一条短信计算", "短信字数>70个字数，即为长短信，按照67个字数记为一条短信计算",
 and every character counts as one ("小数点、字母、汉字以及其他符号均按照一个字符位进行统计"),
 so length is in code points. The signature is counted as sent, inside 【】.

@@ -9,7 +9,7 @@ shell-style pattern (``1380000*``, ``00852*``).
 The receipt codes are the SMS service's: ``DELIVERED`` / "用户接收成功" for a
 delivery; the named failures map to its receipt error codes
 (``MOBILE_NOT_ON_SERVICE``, ``MOBILE_IN_BLACK``, ``SP_UNKNOWN_ERROR``), and a
-rule may name any other code and message. The seeds show the receipt fields
+rule may name any other code and message. The seeds (docs/sms.md) show the receipt fields
 but no receipt codes (their example is ``UNKNOW`` / 未知异常), so these are the
 service's documented ones, a choice.
 

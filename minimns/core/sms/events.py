@@ -1,6 +1,6 @@
 """SMS event rules (事件通知规则): which events go where, and when a rule is live.
 
-The seeds (000, "事件通知规则组成" and "注意事项") fix:
+The seeds (docs/sms.md 000, "事件通知规则组成" and "注意事项") fix:
 
 - three event types: SMSRequest:SendSuccessfully, SMSRequest:SendFailed,
   SMSExtend:ReplyMessage, one per rule ("事件类型" is one choice in the dialog);

@@ -1,6 +1,6 @@
 """The wire shapes of SMS results: receipt and reply JSON, event bodies, times.
 
-Every shape is the seeds' own:
+Every shape is the seeds' (docs/sms.md) own:
 
 - SmsReport (002, 003): ``phone_number, success, biz_id, out_id, send_time,
   report_time, err_code, err_msg, sms_size`` with ``success`` a JSON boolean,

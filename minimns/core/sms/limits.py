@@ -16,7 +16,7 @@ Frequency limits (seeds 000 and 001, "短信发送频率限制" / "限制说明"
   refused 59 999 ms after the first and accepted at exactly 60 000 ms).
 
 Only accepted sends are recorded; a refused one never counts. International
-templates are subject only to the per-number 40 per day: the seeds list limits
+templates are subject only to the per-number 40 per day: the seeds (docs/sms.md) list limits
 for codes, notifications and promotions only (a choice where they are silent).
 
 The seeds give two codes for a frequency limit, one per API: the MNS path

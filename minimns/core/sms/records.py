@@ -1,6 +1,6 @@
 """Send records (短信发送记录) and daily statistics, kept 30 days.
 
-What the seeds fix (002, QuerySendDetails): a record per number per send with
+What the seeds (docs/sms.md) fix (002, QuerySendDetails): a record per number per send with
 its BizId, "SendStatus 1：等待回执，2：发送失败，3：发送成功", ErrCode, TemplateCode,
 Content, SendDate, ReceiveDate and OutId; looked up by number and one day
 ("目前支持30天内发送记录的查询,可查询一天的发送数据"), optionally by BizId, with

@@ -32,7 +32,7 @@ Templates (``review_template``):
     template is a verification code template (international templates exempt);
 11. forbidden words (case-insensitive substrings, in the order given).
 
-The seeds give no length limit for template content, so there is none.
+The seeds (docs/sms.md) give no length limit for template content, so there is none.
 """
 
 from __future__ import annotations

@@ -31,7 +31,7 @@ The checks of a send, in order, each with the seeds' MNS code and SendSms
 5. send thresholds, one request counted -> InvalidQuota / isv.BUSINESS_LIMIT_CONTROL
    (for every number left);
 6. the blacklist, numbers and words of the rendered text -> isv.BLACK_KEY_CONTROL_LIMIT
-   "黑名单管控" (the seeds have no MNS code for it: the isv code serves both);
+   "黑名单管控" (the seeds (docs/sms.md) have no MNS code for it: the isv code serves both);
 7. the balance, when one is set (billable messages prepaid) -> isv.AMOUNT_NOT_ENOUGH
    "账户余额不足" (again no MNS code in the seeds).
 

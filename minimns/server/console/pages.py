@@ -1,6 +1,6 @@
 """The console's HTML: one function per page, plain server-rendered markup.
 
-Pages follow the MNS console the seeds walk through (000): the queue list
+Pages follow the MNS console the seeds (docs/sms.md) walk through (000): the queue list
 with 消息保存时长 / 消息延迟时间 / active, inactive and delayed counts / created and
 modified times / logging and the actions modify, delete, get address, send,
 receive and peek; the topic list and a topic's subscriptions; the SMS overview.

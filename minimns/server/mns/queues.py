@@ -2,7 +2,7 @@
 
 One small function per REST operation; the path and method pick the
 function, query keys pick among the eight that share ``/messages``
-(mns-protocol.md 1.1). Each parses its input into broker calls and renders
+(docs/protocol.md 1.1). Each parses its input into broker calls and renders
 the result exactly as the official SDK's decoders read it.
 """
 

@@ -2,7 +2,7 @@
 
 The string to sign is built over the raw request-target (no decoding: the
 SDK sends receipt handles with ``+``, ``/`` and ``=`` as they are) and the
-``x-mns-*`` headers sorted by name; see mns-protocol.md 1.3.
+``x-mns-*`` headers sorted by name; see docs/protocol.md 1.3.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Topic and subscription operations on ``/topics[/{t}[/messages|/subscriptions[/{s}]]]``.
 
-One small function per REST operation (mns-protocol.md 1.1, 3), rendering
+One small function per REST operation (docs/protocol.md 1.1, 3), rendering
 exactly what the official SDK's decoders read.
 """
 

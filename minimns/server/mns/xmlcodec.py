@@ -9,7 +9,7 @@ SendMessage). What the parser builds is the little the routes read: each
 element's local name, its text before any child, its children. Responses are
 written as text: the shapes are
 fixed and small, and writing them directly keeps the bytes exactly as the
-official SDK expects (see mns-protocol.md 1.5): the namespace on the root,
+official SDK expects (see docs/protocol.md 1.5): the namespace on the root,
 every required child present and non-empty, and ``\\r`` escaped so XML
 parsers do not fold it into ``\\n``.
 """

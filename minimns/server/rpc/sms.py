@@ -12,7 +12,7 @@ port serves both.
 Answers are JSON. As the service does it (and the SDK reads it):
 
 - success: HTTP 200, ``{"Code": "OK", "Message": "OK", "RequestId": ..., <fields>}``;
-- a business refusal (``isv.*``, the seeds' tables in 002 / 004): HTTP 200 with that
+- a business refusal (``isv.*``, the seeds' (docs/sms.md) tables in 002 / 004): HTTP 200 with that
   ``Code`` and its message; the SDK returns it in ``response.body.code``;
 - a gateway refusal (signature, missing parameter, unknown action): HTTP 4xx with
   ``Code`` / ``Message`` / ``RequestId``; the SDK raises ``ClientException``.

@@ -1,6 +1,7 @@
 """Temporary keys for the Alicom receipt queues (QueryTokenForMnsQueue).
 
-The seeds (002): "用户可以通过阿里云账号拿到一个临时的token用于获取队列中的消息". A token is a
+The seeds (docs/sms.md 002): "用户可以通过阿里云账号拿到一个临时的token用于获取队列中的消息".
+A token is a
 temporary AccessKeyId / AccessKeySecret / SecurityToken that the MNS side accepts
 until its ExpireTime (on the broker clock, so a virtual clock expires it) for one
 queue only: reading and deleting that account's SmsReport or SmsUp messages.
