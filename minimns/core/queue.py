@@ -43,7 +43,7 @@ from .message import (
     list_properties,
     properties_from_list,
 )
-from .receipt import handle_prefix, id_prefix, parse_handle
+from .receipt import handle_prefix, id_prefix, message_id, parse_handle, receipt_handle
 
 __all__ = ["BATCH_MAX", "BATCH_SEND_MAX_BYTES", "DeadLetter", "OutgoingMessage", "QueueState"]
 
@@ -214,7 +214,7 @@ class QueueState:
             record.handle_gen = 1
             heappush(self._timers, (record.next_visible, seq, record))
             self.delayed_count += 1
-            handle: str | None = f"{self._handle_prefix}{seq:X}-1"
+            handle: str | None = receipt_handle(self._handle_prefix, seq, 1)
         else:
             record = MessageRecord(seq, body, priority, now, now, ACTIVE, properties)
             heappush(self._active, (priority, self._tick, record))
@@ -223,7 +223,7 @@ class QueueState:
             handle = None
         self._messages[seq] = record
         self._by_age.append(record)
-        return SentMessage(f"{self._id_prefix}{seq:016X}", body, handle)
+        return SentMessage(message_id(self._id_prefix, seq), body, handle)
 
     # -- receiving ---------------------------------------------------------------------------
 
@@ -286,7 +286,7 @@ class QueueState:
                 "enqueue_time": record.enqueue_time,
                 "first_dequeue_time": record.first_dequeue_time,
                 "next_visible_time": record.next_visible,
-                "receipt_handle": (f"{self._handle_prefix}{record.seq:X}-{record.handle_gen:X}"
+                "receipt_handle": (receipt_handle(self._handle_prefix, record.seq, record.handle_gen)
                                    if record.handle_gen and record.state is not ACTIVE else None),
                 "system_properties": {n: v for n, v, _ in record.properties.system_properties},
             })
@@ -298,7 +298,7 @@ class QueueState:
         props = record.properties
         first = record.first_dequeue_time
         return (
-            f"{self._id_prefix}{record.seq:016X}",
+            message_id(self._id_prefix, record.seq),
             record.body,
             record.dequeue_count,
             record.enqueue_time,
@@ -315,7 +315,7 @@ class QueueState:
     def _received_view(self, record: MessageRecord) -> ReceivedMessage:
         return ReceivedMessage(
             *self._view_fields(record),
-            f"{self._handle_prefix}{record.seq:X}-{record.handle_gen:X}",
+            receipt_handle(self._handle_prefix, record.seq, record.handle_gen),
             record.next_visible,
         )
 
@@ -364,7 +364,7 @@ class QueueState:
         heappush(self._timers, (record.next_visible, record.seq, record))
         self._dead_timers += 1
         self._maybe_compact()
-        handle = f"{self._handle_prefix}{record.seq:X}-{record.handle_gen:X}"
+        handle = receipt_handle(self._handle_prefix, record.seq, record.handle_gen)
         return handle, record.next_visible
 
     # -- time --------------------------------------------------------------------------------
@@ -437,7 +437,7 @@ class QueueState:
         del self._messages[record.seq]
         self._dead_by_age += 1
         self.dead_letters.append(DeadLetter(
-            f"{self._id_prefix}{record.seq:016X}", record.body, record.priority,
+            message_id(self._id_prefix, record.seq), record.body, record.priority,
             record.enqueue_time, record.properties))
         self.dead_lettered += 1
 
@@ -472,7 +472,7 @@ class QueueState:
             self.newly_active += 1
             self._messages[seq] = record
             self._insert_by_age(record)
-            out.append(SentMessage(f"{self._id_prefix}{seq:016X}", letter.body, None))
+            out.append(SentMessage(message_id(self._id_prefix, seq), letter.body, None))
         self._advance(now)  # an original EnqueueTime may already be past this queue's retention
         return out
 

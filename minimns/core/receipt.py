@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from ..errors import ReceiptHandleError
 
-__all__ = ["handle_prefix", "id_prefix", "parse_handle"]
+__all__ = ["handle_prefix", "id_prefix", "message_id", "parse_handle", "receipt_handle"]
 
 
 def id_prefix(token: int) -> str:
@@ -27,6 +27,17 @@ def id_prefix(token: int) -> str:
 def handle_prefix(token: int) -> str:
     """Handles read ``1-{token}-{seq}-{generation}`` in upper-case hex."""
     return f"1-{token:X}-"
+
+
+def message_id(prefix: str, seq: int) -> str:
+    """The id of message ``seq`` under its queue's (or topic's) ``id_prefix``."""
+    return f"{prefix}{seq:016X}"
+
+
+def receipt_handle(prefix: str, seq: int, generation: int) -> str:
+    """The receipt handle of receive ``generation`` of message ``seq``, under its
+    queue's ``handle_prefix``; ``parse_handle`` reads it back."""
+    return f"{prefix}{seq:X}-{generation:X}"
 
 
 def parse_handle(handle: object, prefix: str) -> tuple[int, int]:

@@ -34,7 +34,7 @@ from .message import (
     utf8_size,
 )
 from .paging import RET_NUMBER_MAX, page
-from .receipt import id_prefix
+from .receipt import id_prefix, message_id
 from .subscription import FILTER_TAG_MAX, Delivery, SubscriptionAttributes, SubscriptionState
 
 __all__ = [
@@ -338,7 +338,7 @@ class TopicState:
         checked = check_message_attributes(attributes) if attributes else {}
         self._seq += 1
         record = TopicMessageRecord(
-            self, f"{self._id_prefix}{self._seq:016X}", body, tag, now, checked, properties
+            self, message_id(self._id_prefix, self._seq), body, tag, now, checked, properties
         )
         deliveries = [
             (subscription, Delivery(record))
