@@ -6,7 +6,7 @@ The public names are curated here; anything else is internal.
 from . import errors
 from .broker.broker import Broker
 from .opening import open_broker
-from .broker.push import LocalDelivery
+from .broker.outbox import LocalDelivery
 from .broker.queue import Queue
 from .broker.topic import Subscription, Topic
 from .core.attributes import QueueAttributes, QueueMeta

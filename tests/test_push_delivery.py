@@ -21,7 +21,7 @@ import trio
 
 import minimns
 from minimns import errors
-from minimns.broker.push import PUSH_CONCURRENCY
+from minimns.broker.delivery import PUSH_CONCURRENCY
 from tests.conftest import EPOCH_MS
 
 QUEUE_EP = "acs:mns:cn-hangzhou:1234567890:queues/"

@@ -38,7 +38,8 @@ from .changes import (
     encode,
 )
 from .clock import BrokerClock
-from .push import Outbox, PushEngine, Pusher
+from .delivery import PushEngine, Pusher
+from .outbox import Outbox
 from .queue import Queue
 from .sms import Sms, SmsHub
 from .timer import DueTimer
@@ -295,7 +296,7 @@ class Broker(Appliers):
         """The queue's resource name, as MNS gives it (a dead letter's DLQSourceArn)."""
         return f"acs:mns:{self.region}:{self.account_id}:/queues/{queue_name}"
 
-    # -- the helpers' interface (queue.py, topic.py, push.py, sms.py use these, nothing else) --
+    # -- the helpers' interface (queue.py, topic.py, delivery.py, sms.py use only these) --
 
     def schedule(self, key: Any, due: int | None) -> None:
         """Have ``_on_due(key)`` run at epoch ms ``due`` (None: never)."""
@@ -310,7 +311,7 @@ class Broker(Appliers):
         self._nursery.start_soon(fn, *args)
 
     def fan_out(self, deliveries: Any, now: int) -> None:
-        """Hand a publish's deliveries to their endpoints (push.py)."""
+        """Hand a publish's deliveries to their endpoints (delivery.py)."""
         self._pushes.fan_out(deliveries, now)
 
     @property

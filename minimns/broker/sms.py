@@ -38,7 +38,7 @@ from ..core.subscription import SubscriptionAttributes
 from ..core.topic import TopicAttributes, TopicState
 from ..errors import MNSError
 from .changes import CreateQueue, DeleteTopic, SmsChange
-from .push import LocalDelivery
+from .outbox import LocalDelivery
 
 if TYPE_CHECKING:
     from .broker import Broker

@@ -13,10 +13,8 @@ from __future__ import annotations
 import hashlib
 import logging
 import random
-from collections import deque
-from dataclasses import dataclass, field
 from email.utils import formatdate
-from typing import TYPE_CHECKING, Callable, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import trio
 
@@ -25,60 +23,24 @@ from ..core.notification import SIMPLIFIED, notification_body, notification_fiel
 from ..core.subscription import Delivery, SubscriptionState
 from ..errors import MNSError
 from .changes import LocalRetriesDue, PushOutcome
+from .outbox import LocalDelivery, Outbox
 
 if TYPE_CHECKING:
     from .broker import Broker
 
-__all__ = ["LocalDelivery", "Outbox", "PushEngine", "Pusher"]
+__all__ = ["PushEngine", "Pusher"]
 
 log = logging.getLogger("minimns.push")
 
 PUSH_CONCURRENCY = 16  # HTTP pushes in flight per subscription
 BACKOFF_AFTER = 3  # failures in a row before an endpoint is pushed one at a time
 BACKOFF_FIRST, BACKOFF_MAX = 0.1, 1.0  # seconds paused after each further failure
-OUTBOX_MAX = 10_000  # recorded mail / SMS deliveries kept per kind
 
 
 class Pusher(Protocol):
     """Sends one HTTP push; raises on failure (``.reason`` or ``str`` says why)."""
 
     async def push(self, url: str, headers: list[tuple[str, str]], body: bytes) -> int: ...
-
-
-@dataclass(frozen=True, slots=True)
-class LocalDelivery:
-    """A push to a mail or SMS endpoint, as recorded (a local broker sends no mail)."""
-
-    kind: str  # "mail" or "sms"
-    topic_name: str
-    subscription_name: str
-    endpoint: str
-    address: str  # the mail address, the phone number, or "anonymous"
-    message_id: str
-    message_body: str
-    message_tag: str | None
-    message_attributes: dict[str, str]
-    time: int  # epoch ms
-
-
-@dataclass(slots=True)
-class Outbox:
-    """Recorded mail and SMS deliveries, newest last. A kind's handler (the SMS
-    service handles ``sms``) then carries the delivery out: it returns None on
-    success or a failure reason, which is retried like any failed push."""
-
-    mail: deque[LocalDelivery] = field(default_factory=lambda: deque(maxlen=OUTBOX_MAX))
-    sms: deque[LocalDelivery] = field(default_factory=lambda: deque(maxlen=OUTBOX_MAX))
-    handlers: dict[str, Callable[[LocalDelivery], str | None]] = field(default_factory=dict)
-
-    def deliver(self, delivery: LocalDelivery) -> str | None:
-        (self.mail if delivery.kind == MAIL else self.sms).append(delivery)
-        handler = self.handlers.get(delivery.kind)
-        return None if handler is None else handler(delivery)
-
-    def clear(self) -> None:
-        self.mail.clear()
-        self.sms.clear()
 
 
 class _Worker:
