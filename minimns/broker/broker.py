@@ -12,11 +12,10 @@ their own catch-up made receivable was due, so the timer fires for it now.
 
 from __future__ import annotations
 
-import gc
 import logging
 import random
-from contextlib import asynccontextmanager, contextmanager
-from typing import Any, AsyncIterator, Callable, Iterator, Protocol
+from contextlib import asynccontextmanager
+from typing import Any, AsyncIterator, Callable, Protocol
 
 import trio
 
@@ -24,8 +23,7 @@ from ..core.account import QUEUES_MAX, TOPICS_MAX, Account
 from ..core.attributes import plain_attributes
 from ..core.queue import QueueState
 from ..core.subscription import SubscriptionState
-from ..core.topic import TopicState
-from ..errors import MNSError, QueueNotExist
+from ..errors import QueueNotExist
 from .appliers import Appliers
 from .changes import (
     Change,
@@ -34,13 +32,13 @@ from .changes import (
     CreateTopic,
     DataDirectoryMeta,
     MoveDeadLetters,
-    decode,
     encode,
 )
 from .clock import BrokerClock
 from .delivery import PushEngine, Pusher
 from .outbox import Outbox
 from .queue import Queue
+from .recovery import Recovery
 from .sms import Sms, SmsHub
 from .timer import DueTimer
 from .topic import Topic
@@ -57,7 +55,7 @@ ACCOUNT_SETTINGS = {"LogEnabled": False, "ProjectName": "", "LogStoreName": "",
 WAITERS_MAX = 10000  # long polls parked per queue; beyond it a poll answers at once
 
 
-class Broker(Appliers):
+class Broker(Appliers, Recovery):
     """Owns an account's queues and topics. Run it with ``minimns.open_broker`` (or, from an
     edge that builds its own journal and pusher, ``run_broker``); it needs a running nursery."""
 
@@ -127,72 +125,6 @@ class Broker(Appliers):
         if self.journal is not None and await self.journal.durable(self._seq):
             return  # it waited: that was the checkpoint
         await trio.lowlevel.cancel_shielded_checkpoint()
-
-    # -- durable mode ------------------------------------------------------------------------
-
-    def export(self) -> dict:
-        """The whole state as plain values: what a snapshot holds."""
-        with _no_gc():
-            return self._export()
-
-    def _export(self) -> dict:
-        account = self.account
-        return {
-            "now": self.now(),
-            "meta": {"push_seed": self._pushes.seed, "logging_bucket": self.logging_bucket,
-                     "settings": self.settings},
-            "queues": [queue.export() for queue in account.queues.values()],
-            "topics": [topic.export() for topic in account.topics.values()],
-            "sms": self._sms.export(),
-        }
-
-    def recover(self, recovered: Any) -> None:
-        """Load a data directory's snapshot and replay its journal, then resume:
-        the clock never runs behind the last change, timers and pushes go on."""
-        with _no_gc():  # millions of new objects, none of them garbage
-            self._load(recovered)
-
-    def _load(self, recovered: Any) -> None:
-        last = 0
-        snapshot = recovered.snapshot
-        if snapshot is not None:
-            last = snapshot["now"]
-            self._pushes.seed = snapshot["meta"]["push_seed"]
-            self.logging_bucket = snapshot["meta"].get("logging_bucket", "")
-            self.settings.update(snapshot["meta"].get("settings", {}))
-            for data in snapshot["queues"]:
-                state = QueueState.restore(data)
-                self.account.queues[state.name] = state
-                self._lots[state.name] = self._new_lot()
-            for data in snapshot["topics"]:
-                topic = TopicState.restore(data)
-                self.account.topics[topic.name] = topic
-            if "sms" in snapshot:
-                self._sms.restore(snapshot["sms"])
-        self._sms.replaying = True
-        for record in recovered.changes:
-            try:
-                change = decode(record)
-                self._apply[change.__class__](change)
-            except (MNSError, KeyError, TypeError) as error:  # not for an intact journal
-                log.error("journal: %s could not be replayed: %r", record[:3], error)
-            last = max(last, record[1])
-        self._sms.replaying = False
-        self.clock.resume_from(last)
-        # Tokens drawn from here on must differ from the recovered ones (a seeded
-        # broker would otherwise draw the same again): move the source on.
-        self._random.seed(f"{self._random.getrandbits(64)}:{last}:{len(recovered.changes)}")
-        for state in self.account.queues.values():
-            self.settle(state)
-        for topic in self.account.topics.values():
-            for subscription in topic.subscriptions.values():
-                self._pushes.resume(subscription)
-        self._sms.schedule()
-        log.info(
-            "recovered %d queues, %d topics from %s (generation %d, %d changes replayed)",
-            len(self.account.queues), len(self.account.topics), recovered.journal_path,
-            recovered.generation, len(recovered.changes),
-        )
 
     def token(self) -> int:
         """A fresh token for a new queue or topic (its ids and handles derive from it),
@@ -421,16 +353,3 @@ async def run_broker(
         if aclose is not None:
             with trio.CancelScope(shield=True):
                 await aclose()
-
-
-@contextmanager
-def _no_gc() -> Iterator[None]:
-    """Pause the cyclic garbage collector for a bulk load or dump: otherwise it
-    scans the growing heap again and again (3x slower for a million messages)."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
