@@ -17,7 +17,7 @@ from mns.queue import Message, QueueMeta
 import minimns
 from minimns.server.http import HttpLimits
 from minimns.testing import MNSMock, active_mock, mock_mns
-from minimns.testing.transport import _wire_request
+from minimns.testing.sdk_patch import wire_request as _wire_request
 from tests.server_helpers import server_error
 
 # The SDK flags its own QueueMeta counters as deprecated on every get_attributes.

@@ -6,6 +6,6 @@ plugin (entry point ``pytest11``) and provides the fixtures ``mns_mock``,
 """
 
 from .server import MinimnsServer
-from .transport import DEFAULT_ENDPOINT, MNSMock, active_mock, mock_mns
+from .mock import DEFAULT_ENDPOINT, MNSMock, active_mock, mock_mns
 
 __all__ = ["DEFAULT_ENDPOINT", "MNSMock", "MinimnsServer", "active_mock", "mock_mns"]

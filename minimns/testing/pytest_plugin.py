@@ -36,7 +36,7 @@ import pytest
 from ..broker.broker import Broker
 from ..opening import open_broker
 from .server import MinimnsServer
-from .transport import MNSMock, mock_mns
+from .mock import MNSMock, mock_mns
 
 __all__ = ["minimns_server", "mns_account", "mns_mock", "mns_open_broker"]
 

@@ -3,33 +3,24 @@
 In the spirit of moto's ``mock_aws``: while a mock is active, every
 ``mns.account.Account`` (made before or inside the block, any endpoint, http
 or https) talks to one in-process minimns instead of the network. No socket
-is opened: ``MNSHttp.send_request`` -- the single method through which the
-SDK sends every request -- is patched on the class, and each request is
-handed to an ``MNSApp`` running on a trio loop in a background thread.
-
-The request is built as ``http.client`` would put it on the wire (the raw
-request-target as the SDK wrote it, ``Host``, ``Accept-Encoding`` and
-``Content-Length`` added, header values latin-1, the same refusals of
-control characters and non-ASCII targets), and the answer is read back as
-the SDK's own ``send_request`` reads an ``http.client`` response:
-``dict(getheaders())`` with the ``Content-Length`` the server's HTTP layer
-adds, and the body decoded as UTF-8. Anything that goes wrong in transit
-becomes ``MNSClientNetworkException``, as it does on a real connection.
+is opened: the SDK's ``send_request`` is patched (``sdk_patch.py``) and each
+request is handed to an ``MNSApp`` running on a trio loop in a background
+thread. The answer is read back as the SDK reads an ``http.client``
+response: ``dict(getheaders())`` with the ``Content-Length`` the server's
+HTTP layer adds, and the body decoded as UTF-8. Anything that goes wrong in
+transit becomes ``MNSClientNetworkException``, as on a real connection.
 
 Mocks nest: the innermost active one answers, and the patch is removed
 when the last one ends. The same mock may be re-entered (a decorated
 function calling itself); its broker lives from the outermost enter to the
 matching exit, so each decorated call starts from empty queues.
-
-The ``mns`` package is imported only when a mock starts, so importing
-minimns does not need the SDK.
 """
+
 
 from __future__ import annotations
 
 import functools
 import inspect
-import re
 import threading
 from typing import Any, Callable, TypeVar
 
@@ -38,11 +29,12 @@ import trio
 import trio.testing
 
 from ..broker.broker import Broker
-from ..opening import open_broker
 from ..config import apply_config
+from ..opening import open_broker
 from ..server.app import MNSApp
-from ..server.mns.signature import Credentials
 from ..server.http import HttpLimits, Request, Response
+from ..server.mns.signature import Credentials
+from .sdk_patch import TransportError, active_mock, install, lock, mocks, uninstall, wire_request
 from .thread import sole_error
 
 __all__ = ["DEFAULT_ENDPOINT", "MNSMock", "active_mock", "mock_mns"]
@@ -52,54 +44,6 @@ F = TypeVar("F", bound=Callable[..., Any])
 # ".invalid" never resolves (RFC 2606): an Account on it that escapes the mock fails fast.
 DEFAULT_ENDPOINT = "http://minimns.invalid"
 
-# http.client refuses these in a request-target (http.client._contains_disallowed_url_pchar_re).
-_DISALLOWED_URL_CHAR = re.compile("[\x00-\x20\x7f]")
-# and these in a header value (http.client._is_illegal_header_value).
-_ILLEGAL_HEADER_VALUE = re.compile(rb"\n(?![ \t])|\r(?![ \t\n])")
-_LEGAL_HEADER_NAME = re.compile(rb"[^:\s][^:\r\n]*")
-_METHODS_EXPECTING_BODY = {"PATCH", "POST", "PUT"}
-
-
-class _TransportError(Exception):
-    """Raised where a socket-level failure would be; the SDK makes it a network exception."""
-
-
-# -- the patch ---------------------------------------------------------------------------------
-
-_lock = threading.RLock()
-_active: list["MNSMock"] = []  # innermost last
-_saved: dict[str, Any] = {}  # "cls", "original", "patched" while installed
-
-
-def active_mock() -> "MNSMock | None":
-    """The mock now answering SDK requests (the innermost active one), or None."""
-    with _lock:
-        return _active[-1] if _active else None
-
-
-def _install() -> None:
-    from mns.mns_http import MNSHttp  # the SDK: imported only when mocking
-
-    original = MNSHttp.__dict__["send_request"]
-
-    @functools.wraps(original)
-    def send_request(self: Any, req_inter: Any) -> Any:
-        mock = active_mock()
-        if mock is None:  # a request racing the last mock's exit goes out as usual
-            return original(self, req_inter)
-        return mock._send_request(self, req_inter)
-
-    MNSHttp.send_request = send_request
-    _saved.update(cls=MNSHttp, original=original, patched=send_request)
-
-
-def _uninstall() -> None:
-    cls, original, patched = _saved.pop("cls"), _saved.pop("original"), _saved.pop("patched")
-    if cls.__dict__.get("send_request") is patched:  # leave a later patch by someone else alone
-        cls.send_request = original
-
-
-# -- the mock ----------------------------------------------------------------------------------
 
 
 class MNSMock:
@@ -152,33 +96,33 @@ class MNSMock:
         return self._depth > 0
 
     def start(self) -> "MNSMock":
-        with _lock:
+        with lock:
             if self._depth == 0:
                 self._start_loop()
             self._depth += 1
-            if not _active:
+            if not mocks:
                 try:
-                    _install()
+                    install()
                 except BaseException:
                     self._depth -= 1
                     if self._depth == 0:
                         self._stop_loop()
                     raise
-            _active.append(self)
+            mocks.append(self)
         return self
 
     def stop(self) -> None:
-        with _lock:
+        with lock:
             if self._depth == 0:
                 raise RuntimeError("this mock is not active")
             self._depth -= 1
-            for i in range(len(_active) - 1, -1, -1):  # exits out of order are fine too
-                if _active[i] is self:
-                    del _active[i]
+            for i in range(len(mocks) - 1, -1, -1):  # exits out of order are fine too
+                if mocks[i] is self:
+                    del mocks[i]
                     break
             try:
-                if not _active:
-                    _uninstall()
+                if not mocks:
+                    uninstall()
             finally:
                 if self._depth == 0:
                     self._stop_loop()
@@ -368,11 +312,11 @@ class MNSMock:
         try:
             if http.logger:
                 http.logger.debug("SendRequest %s" % req_inter)
-            request, request_size = _wire_request(req_inter)
+            request, request_size = wire_request(req_inter)
             try:
                 response = self.call(self._serve, request)
             except (trio.RunFinishedError, trio.Cancelled, RuntimeError) as error:
-                raise _TransportError(f"minimns mock is not running: {error!r}") from error
+                raise TransportError(f"minimns mock is not running: {error!r}") from error
             headers = list(response.headers)
             headers.append(("Content-Length", str(len(response.body))))  # as serve_connection adds
             resp_inter = ResponseInternal(
@@ -388,54 +332,6 @@ class MNSMock:
             raise MNSClientNetworkException(
                 "NetWorkException", str(error), req_inter.get_req_id()
             ) from error
-
-
-def _wire_request(req_inter: Any) -> tuple[Request, int]:
-    """The request ``http.client`` would send for the SDK's ``RequestInternal``, as the
-    server's HTTP layer would read it; and the byte count the SDK reports as request_size."""
-    method = req_inter.method
-    target = req_inter.uri or "/"
-    found = _DISALLOWED_URL_CHAR.search(target)
-    if found:
-        raise _TransportError(
-            f"URL can't contain control characters. {target!r} (found at least {found.group()!r})"
-        )
-    try:
-        request_line = f"{method} {target} HTTP/1.1".encode("ascii")
-    except UnicodeEncodeError as error:
-        raise _TransportError(str(error)) from error
-
-    body = req_inter.data
-    if body is None:
-        body = b""
-        length = "0" if method.upper() in _METHODS_EXPECTING_BODY else None
-    else:
-        if isinstance(body, str):
-            body = body.encode("iso-8859-1")  # http.client's encoding of a str body
-        body = bytes(body)
-        length = str(len(body))
-
-    sent = dict(req_inter.header)
-    names = {name.lower() for name in sent}
-    wire: list[tuple[bytes, bytes]] = []
-    if "host" not in names:
-        wire.append((b"Host", b"minimns.invalid"))
-    if "accept-encoding" not in names:
-        wire.append((b"Accept-Encoding", b"identity"))
-    for name, value in sent.items():
-        raw_name = name.encode("ascii")
-        if not _LEGAL_HEADER_NAME.fullmatch(raw_name):
-            raise _TransportError(f"Invalid header name {raw_name!r}")
-        raw_value = (value if isinstance(value, str) else str(value)).encode("latin-1")
-        if _ILLEGAL_HEADER_VALUE.search(raw_value):
-            raise _TransportError(f"Invalid header value {raw_value!r}")
-        wire.append((raw_name, raw_value))
-    if "content-length" not in names and "transfer-encoding" not in names and length is not None:
-        wire.append((b"Content-Length", length.encode("ascii")))
-
-    headers = {n.decode("latin-1").lower(): v.decode("latin-1").strip() for n, v in wire}
-    size = len(request_line) + 2 + sum(len(n) + len(v) + 4 for n, v in wire) + 2 + len(body)
-    return Request(method, target, headers, body), size
 
 
 def mock_mns(func: F | None = None, **options: Any) -> Any:
