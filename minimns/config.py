@@ -63,7 +63,7 @@ from pathlib import Path
 from typing import Any
 
 from .broker.broker import Broker
-from .core.sms.limits import FrequencyLimits
+from .core.sms.frequency import FrequencyLimits
 
 __all__ = ["ConfigError", "apply_config", "load_config"]
 

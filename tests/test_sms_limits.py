@@ -8,16 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from minimns.core.sms.limits import (
-    DAY_MS,
-    HOUR_MS,
-    MINUTE_MS,
-    FrequencyLimits,
-    FrequencyWindows,
-    SendThresholds,
-    beijing_day,
-    beijing_month,
-)
+from minimns.core.sms.calendar import DAY_MS, HOUR_MS, MINUTE_MS, beijing_day, beijing_month
+from minimns.core.sms.frequency import FrequencyLimits, FrequencyWindows
+from minimns.core.sms.thresholds import SendThresholds
 from minimns.core.sms.review import TemplateType
 
 V = TemplateType.VERIFICATION

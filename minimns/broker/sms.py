@@ -31,7 +31,7 @@ from ..core.message import NO_PROPERTIES
 from ..core.sms.account import AccountStatus, SmsError
 from ..core.sms.carrier import FailureRule, HandsetMessage
 from ..core.sms.events import EventRule
-from ..core.sms.limits import FrequencyLimits, FrequencyWindows
+from ..core.sms.frequency import FrequencyLimits, FrequencyWindows
 from ..core.sms.records import SendRecord
 from ..core.sms.service import Effect, SendOutcome, SmsService, queue_name
 from ..core.subscription import SubscriptionAttributes

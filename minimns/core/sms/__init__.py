@@ -19,7 +19,8 @@ from .account import (
     SmsError,
     Template,
 )
-from .limits import FrequencyLimits, FrequencyWindows, LimitHit, SendThresholds, ThresholdHit
+from .frequency import FrequencyLimits, FrequencyWindows, LimitHit
+from .thresholds import SendThresholds, ThresholdHit
 from .review import (
     FORBIDDEN_TEMPLATE_SYMBOLS,
     FORBIDDEN_VARIABLE_NAMES,

@@ -21,7 +21,7 @@ from typing import Any
 
 from .account import SmsError
 from .formats import day_text
-from .limits import DAY_MS, beijing_day
+from .calendar import DAY_MS, beijing_day
 
 __all__ = [
     "DELIVERED",

@@ -66,7 +66,8 @@ from .formats import (
     success_event,
     up_body,
 )
-from .limits import FrequencyLimits, FrequencyWindows, SendThresholds
+from .frequency import FrequencyLimits, FrequencyWindows
+from .thresholds import SendThresholds
 from .records import SendRecord, SendRecords
 from .review import TemplateType
 

@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 from html import escape
 from typing import Any, Iterable
 
-from ...core.sms.limits import ALERTS_PER_PERIOD
+from ...core.sms.thresholds import ALERTS_PER_PERIOD
 
 __all__ = ["page", "queues_page", "queue_page", "topics_page", "topic_page", "sms_page",
            "clock_page", "when"]

@@ -24,7 +24,7 @@ from urllib.parse import unquote
 
 from ...core.sms.account import SmsError
 from ..json_response import json_response
-from ...core.sms.limits import beijing_day, beijing_month
+from ...core.sms.calendar import beijing_day, beijing_month
 
 if TYPE_CHECKING:
     from ..app import Call
