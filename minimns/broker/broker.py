@@ -39,7 +39,8 @@ from .delivery import PushEngine, Pusher
 from .outbox import Outbox
 from .queue import Queue
 from .recovery import Recovery
-from .sms import Sms, SmsHub
+from .sms import Sms
+from .sms_hub import SmsHub
 from .timer import DueTimer
 from .topic import Topic
 from .waiters import Waiters

@@ -292,7 +292,7 @@ class ClockReached(Change):
 
 @change("sms")
 class SmsChange(Change):
-    """Any SMS change (see broker/sms.py; sends through a topic replay as PublishMessage)."""
+    """Any SMS change (applied by broker/sms_hub.py; sends through a topic replay as PublishMessage)."""
 
     now: int
     op: str
