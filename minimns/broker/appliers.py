@@ -189,7 +189,7 @@ class Appliers:
             subscription.advance(change.now)
             delivery = subscription.take_message(change.message_id)
         if delivery is not None:
-            self._pushes.settle_outcome(subscription, delivery, change.reason, change.now)
+            self._pushes.apply_outcome(subscription, delivery, change.reason, change.now)
 
     def _local_due(self: "Broker", change: c.LocalRetriesDue) -> None:
         subscription = self._subscription(change.topic_name, change.subscription_name)

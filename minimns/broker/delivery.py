@@ -110,14 +110,20 @@ class PushEngine:
             self._attempt_local(subscription, delivery, now)
         self._schedule(subscription)
 
-    def settle_outcome(
+    def apply_outcome(
         self, subscription: SubscriptionState, delivery: Delivery, reason: str | None, now: int
     ) -> None:
-        """An attempt ended: delivered (``reason`` None), or failed and retried or dropped."""
-        if reason is None:
-            subscription.succeeded(delivery)
-        else:
-            self._failed(subscription, delivery, reason, now)
+        """An attempt ended: the subscription decides (delivered, retried or dropped,
+        core/subscription.py); here its retry is scheduled, or a drop logged."""
+        due = subscription.outcome(delivery, reason, now, self.seed)
+        if due is not None:
+            self.broker.schedule(subscription, due)
+        elif reason is not None and not subscription.closed:
+            log.warning(
+                "push of message %s to %s/%s (%s) dropped after %d attempts: %s",
+                delivery.message.message_id, subscription.topic_name, subscription.name,
+                subscription.endpoint.text, delivery.attempts, reason,
+            )
 
     def forget(self, subscription: SubscriptionState) -> None:
         """The subscription is gone (its pending deliveries already discarded):
@@ -150,7 +156,7 @@ class PushEngine:
         except Exception:  # a handler's bug must not break publishing
             log.exception("delivery to %s failed", subscription.endpoint.text)
             reason = "InternalError: the delivery raised an exception"
-        self.settle_outcome(subscription, delivery, reason, now)
+        self.apply_outcome(subscription, delivery, reason, now)
 
     def _deliver_local(
         self, subscription: SubscriptionState, delivery: Delivery, now: int
@@ -253,7 +259,7 @@ class PushEngine:
             reason = getattr(error, "reason", None) or f"{type(error).__name__}: {error}"
         now = self.broker.now()
         if subscription.closed:  # unsubscribed meanwhile: nothing left to change
-            self.settle_outcome(subscription, delivery, reason, now)
+            self.apply_outcome(subscription, delivery, reason, now)
         else:
             self.broker.commit(PushOutcome(now, subscription.topic_name, subscription.name,
                                            delivery.message.message_id, reason, delivery))
@@ -279,36 +285,6 @@ class PushEngine:
             f"{self._request_prefix}{self._request_count:012X}",
         )
         return subscription.endpoint.target, headers, body
-
-    # -- shared --------------------------------------------------------------------------
-
-    def _jitter(self, subscription: SubscriptionState, delivery: Delivery) -> float:
-        """The random part of a BACKOFF_RETRY delay, drawn from the message, the
-        subscription and the attempt: the same on replay, spread like random."""
-        key = (
-            f"{self.seed}:{subscription.topic_name}:{subscription.name}:"
-            f"{delivery.message.message_id}:{delivery.attempts}"
-        )
-        digest = hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=8).digest()
-        return int.from_bytes(digest, "big") / 2**64
-
-    def _failed(
-        self, subscription: SubscriptionState, delivery: Delivery, reason: str, now: int
-    ) -> None:
-        due = subscription.failed(delivery, now, reason, self._jitter(subscription, delivery))
-        if due is None:
-            if not subscription.closed:
-                log.warning(
-                    "push of message %s to %s/%s (%s) dropped after %d attempts: %s",
-                    delivery.message.message_id,
-                    subscription.topic_name,
-                    subscription.name,
-                    subscription.endpoint.text,
-                    delivery.attempts,
-                    reason,
-                )
-            return
-        self.broker.schedule(subscription, due)
 
     def _schedule(self, subscription: SubscriptionState) -> None:
         due = subscription.next_due()

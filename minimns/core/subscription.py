@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from ..errors import InvalidArgument
 from .endpoint import HTTP, Endpoint, parse_endpoint
 from .notification import FORMATS, SIMPLIFIED, XML
-from .retry import BACKOFF_RETRY, NOTIFY_STRATEGIES, retry_delay_ms
+from .retry import BACKOFF_RETRY, NOTIFY_STRATEGIES, retry_delay_ms, retry_jitter
 
 if TYPE_CHECKING:
     from .topic import TopicMessageRecord
@@ -206,6 +206,18 @@ class SubscriptionState:
         self.in_flight -= 1
         self._flying.discard(delivery)
         delivery.message.release()
+
+    def outcome(self, delivery: Delivery, reason: str | None, now: int, seed: int) -> int | None:
+        """An attempt ended: delivered (``reason`` None), or failed. The due time of
+        its retry, or None when there is none (delivered, dropped because the
+        strategy has no retry left, or the subscription is gone). ``seed`` keys the
+        retry jitter (``retry_jitter``)."""
+        if reason is None:
+            self.succeeded(delivery)
+            return None
+        jitter = retry_jitter(seed, self.topic_name, self.name, delivery.message.message_id,
+                              delivery.attempts)
+        return self.failed(delivery, now, reason, jitter)
 
     def failed(self, delivery: Delivery, now: int, reason: str, jitter: float) -> int | None:
         """Record a failed attempt: the due time of its retry, or None if the message
