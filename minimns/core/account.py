@@ -17,6 +17,7 @@ from ..errors import (
     TopicNumExceeded,
 )
 from .attributes import QueueAttributes, check_name, check_queue_name
+from .catalog import create_or_match
 from .paging import RET_NUMBER_MAX, page
 from .queue import QueueState
 from .topic import TopicAttributes, TopicState
@@ -48,23 +49,22 @@ class Account:
         returned as is; with any difference it is QueueAlreadyExist."""
         check_queue_name(name)
         wanted = QueueAttributes().with_changes(name, **attributes)
-        queue = self.queues.get(name)
-        if queue is not None:
+
+        def same(queue: QueueState) -> bool:
             # What the request cannot express (the REST body has no DlqPolicy, tags or
             # type: the OpenAPI sets those) is not a difference.
             unsaid = {key: getattr(queue.attributes, key) for key in OPENAPI_ONLY
                       if key not in attributes}
-            if queue.attributes != replace(wanted, **unsaid):
-                raise QueueAlreadyExist()
-            return queue, False
-        self.check_dead_letter_target(wanted)
-        if len(self.queues) >= self.max_queues:
-            raise QueueNumExceeded(
-                f"The number of queues has reached the limit of {self.max_queues}."
-            )
-        queue = QueueState(name, wanted, now, token)
-        self.queues[name] = queue
-        return queue, True
+            return queue.attributes == replace(wanted, **unsaid)
+
+        def check_quota() -> None:
+            self.check_dead_letter_target(wanted)
+            if len(self.queues) >= self.max_queues:
+                raise QueueNumExceeded(
+                    f"The number of queues has reached the limit of {self.max_queues}.")
+
+        return create_or_match(self.queues, name, same, QueueAlreadyExist,
+                               lambda: QueueState(name, wanted, now, token), check_quota)
 
     def set_queue_attributes(self, now: int, name: str, **changes: object) -> QueueState:
         """SetQueueAttributes: a DlqPolicy must name a queue that exists."""
@@ -106,20 +106,20 @@ class Account:
         find the existing topic, any difference is TopicAlreadyExist."""
         check_name(name, "Topic", TOPIC_NAME_MAX, TopicNameLengthError, TopicNameInvalid)
         wanted = TopicAttributes().with_changes(**attributes)  # type: ignore[arg-type]
-        topic = self.topics.get(name)
-        if topic is not None:
+
+        def same(topic: TopicState) -> bool:
             if "tags" not in attributes:  # as for queues: unsaid tags are no difference
-                wanted = replace(wanted, tags=topic.attributes.tags)
-            if topic.attributes != wanted:
-                raise TopicAlreadyExist()
-            return topic, False
-        if sum(1 for n in self.topics if not n.startswith(SYSTEM_TOPIC_PREFIX)) >= self.max_topics:
-            raise TopicNumExceeded(
-                f"The number of topics has reached the limit of {self.max_topics}."
-            )
-        topic = TopicState(name, wanted, now, token)
-        self.topics[name] = topic
-        return topic, True
+                return topic.attributes == replace(wanted, tags=topic.attributes.tags)
+            return topic.attributes == wanted
+
+        def check_quota() -> None:
+            users = sum(1 for n in self.topics if not n.startswith(SYSTEM_TOPIC_PREFIX))
+            if users >= self.max_topics:
+                raise TopicNumExceeded(
+                    f"The number of topics has reached the limit of {self.max_topics}.")
+
+        return create_or_match(self.topics, name, same, TopicAlreadyExist,
+                               lambda: TopicState(name, wanted, now, token), check_quota)
 
     def topic(self, name: str) -> TopicState:
         topic = self.topics.get(name)

@@ -34,6 +34,7 @@ from .message import (
     utf8_size,
 )
 from .paging import RET_NUMBER_MAX, page
+from .catalog import create_or_match
 from .receipt import id_prefix, message_id
 from .subscription import FILTER_TAG_MAX, Delivery, SubscriptionAttributes, SubscriptionState
 
@@ -238,18 +239,16 @@ class TopicState:
         """(subscription, created): identical attributes find the existing one,
         any difference is SubscriptionAlreadyExist."""
         check_subscription_name(name)
-        existing = self.subscriptions.get(name)
-        if existing is not None:
-            if existing.attributes != attributes:
-                raise SubscriptionAlreadyExist()
-            return existing, False
-        if len(self.subscriptions) >= self.max_subscriptions:
-            raise SubscriptionNumExceeded(
-                f"A topic has at most {self.max_subscriptions} subscriptions."
-            )
-        subscription = SubscriptionState(self.name, name, attributes, now)
-        self.subscriptions[name] = subscription
-        return subscription, True
+
+        def check_quota() -> None:
+            if len(self.subscriptions) >= self.max_subscriptions:
+                raise SubscriptionNumExceeded(
+                    f"A topic has at most {self.max_subscriptions} subscriptions.")
+
+        return create_or_match(
+            self.subscriptions, name, lambda existing: existing.attributes == attributes,
+            SubscriptionAlreadyExist, lambda: SubscriptionState(self.name, name, attributes, now),
+            check_quota)
 
     def subscription(self, name: str) -> SubscriptionState:
         subscription = self.subscriptions.get(name)
