@@ -74,12 +74,12 @@ class Appliers:
             change.now, change.queue_name, change.token, **change.attributes)
         if created:
             self._lots[change.queue_name] = self._new_lot()
-        self.settle(state)
+        self.wake_and_schedule(state)
         return created
 
     def _set_queue_attributes(self: "Broker", change: c.SetQueueAttributes) -> None:
         self.queue_state(change.queue_name)  # QueueNotExist first, as MNS answers
-        self.settle(self.account.set_queue_attributes(
+        self.wake_and_schedule(self.account.set_queue_attributes(
             change.now, change.queue_name, **change.attributes))
 
     def _delete_queue(self: "Broker", change: c.DeleteQueue) -> None:
@@ -92,20 +92,20 @@ class Appliers:
         state = self.queue_state(change.queue_name)
         sent = state.send(change.now, change.body, change.delay_seconds, change.priority,
                           change.properties)
-        self.settle(state)
+        self.wake_and_schedule(state)
         return sent
 
     def _batch_send(self: "Broker", change: c.BatchSendMessage) -> list:
         state = self.queue_state(change.queue_name)
         results = state.batch_send(change.now, change.messages)
-        self.settle(state)
+        self.wake_and_schedule(state)
         return results
 
     def _receive(self: "Broker", change: c.ReceiveMessages) -> list:
         state = self.queue_state(change.queue_name)
         got = state.receive(change.now, change.count)
         if got:
-            self.settle(state)
+            self.wake_and_schedule(state)
         return got
 
     def _delete_message(self: "Broker", change: c.DeleteMessage) -> None:
@@ -118,7 +118,7 @@ class Appliers:
         state = self.queue_state(change.queue_name)
         changed = state.change_visibility(change.now, change.receipt_handle,
                                           change.visibility_timeout)
-        self.settle(state)
+        self.wake_and_schedule(state)
         return changed
 
     def _move_dead_letters_of(self: "Broker", change: c.MoveDeadLetters) -> None:
@@ -136,7 +136,7 @@ class Appliers:
                         "does not exist", name, len(letters), target_name)
             return
         target.accept_dead_letters(change.now, letters, self.queue_arn(name))
-        self.settle(target)
+        self.wake_and_schedule(target)
 
     # -- topics ------------------------------------------------------------------------------
 

@@ -2,11 +2,11 @@
 
 Every operation reads the clock once and applies one core operation. An
 operation that can make a message receivable now, or that adds a due time
-(a delayed send, a receive, a visibility change), then calls ``_settle``:
+(a delayed send, a receive, a visibility change), then calls ``wake_and_schedule``:
 wake as many waiters as messages became receivable, and make sure the timer
 fires no later than the queue's next due time. So the timer always holds a
 due time at or before the queue's true next one, which is why operations that
-only remove things (delete, peek, read attributes) need not settle: anything
+only remove things (delete, peek, read attributes) need not call it: anything
 their own catch-up made receivable was due, so the timer fires for it now.
 """
 
@@ -269,7 +269,7 @@ class Broker(Appliers, Recovery):
             if self._queues.get(name) is state and state.dead_letters:
                 self.commit(MoveDeadLetters(self.now(), name))
 
-    def settle(self, state: QueueState) -> None:
+    def wake_and_schedule(self, state: QueueState) -> None:
         if state.dead_letters:
             self._dead_pending[state.name] = state
         woken = state.newly_active
@@ -290,7 +290,7 @@ class Broker(Appliers, Recovery):
         if self.account.queues.get(state.name) is not state:
             return  # deleted since
         state.advance(self.now())
-        self.settle(state)
+        self.wake_and_schedule(state)
         if self._dead_pending:
             self._move_dead_letters()
 

@@ -68,7 +68,7 @@ class PushEngine:
         self.concurrency = concurrency
         self.seed = rng.getrandbits(64)  # jitter key: kept by durable mode
         self._workers: dict[SubscriptionState, _Worker] = {}
-        self._settled = trio.lowlevel.ParkingLot()
+        self._idle = trio.lowlevel.ParkingLot()
         self._request_prefix = f"{rng.getrandbits(48):012X}"
         self._request_count = 0
 
@@ -95,7 +95,7 @@ class PushEngine:
             self._schedule(subscription)
         else:  # retries into queues change them: a recorded change
             self.broker.commit(LocalRetriesDue(now, subscription.topic_name, subscription.name))
-        self._wake_settled()
+        self._wake_idle()
 
     def resume(self, subscription: SubscriptionState) -> None:
         """After recovery: schedule the subscription's retries, restart its pushes."""
@@ -132,7 +132,7 @@ class PushEngine:
         worker = self._workers.pop(subscription, None)
         if worker is not None:
             worker.scope.cancel()
-        self._wake_settled()
+        self._wake_idle()
 
     def busy(self, include_retries: bool) -> bool:
         """Whether any subscription still has a push waiting, in flight, or (with
@@ -145,7 +145,7 @@ class PushEngine:
 
     async def wait_settled(self, include_retries: bool = False) -> None:
         while self.busy(include_retries):
-            await self._settled.park()
+            await self._idle.park()
         await trio.lowlevel.checkpoint()
 
     # -- local endpoints -------------------------------------------------------------------
@@ -172,7 +172,7 @@ class PushEngine:
                 state.send(now, self._body(subscription, delivery), None, None, message.properties)
             except MNSError as error:
                 return f"{error.code}: {error.message}"
-            broker.settle(state)
+            broker.wake_and_schedule(state)
             return None
         assert endpoint.kind in (MAIL, SMS)
         return self.outbox.deliver(
@@ -263,7 +263,7 @@ class PushEngine:
         else:
             self.broker.commit(PushOutcome(now, subscription.topic_name, subscription.name,
                                            delivery.message.message_id, reason, delivery))
-        self._wake_settled()
+        self._wake_idle()
         streak = subscription.failure_streak - BACKOFF_AFTER
         if reason is not None and streak >= 0:  # hold this push's slot: the next one waits
             await trio.sleep(min(BACKOFF_FIRST * 2 ** min(streak, 16), BACKOFF_MAX))
@@ -291,9 +291,9 @@ class PushEngine:
         if due is not None:
             self.broker.schedule(subscription, due)
 
-    def _wake_settled(self) -> None:
-        if len(self._settled):
-            self._settled.unpark_all()
+    def _wake_idle(self) -> None:
+        if len(self._idle):
+            self._idle.unpark_all()
 
 
 def body_md5_bytes(body: bytes) -> str:

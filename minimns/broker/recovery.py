@@ -77,7 +77,7 @@ class Recovery:
         # broker would otherwise draw the same again): move the source on.
         self._random.seed(f"{self._random.getrandbits(64)}:{last}:{len(recovered.changes)}")
         for state in self.account.queues.values():
-            self.settle(state)
+            self.wake_and_schedule(state)
         for topic in self.account.topics.values():
             for subscription in topic.subscriptions.values():
                 self._pushes.resume(subscription)

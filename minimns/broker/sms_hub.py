@@ -106,12 +106,12 @@ class SmsHub:
                 log.warning("SMS of message %s to %s not sent: %s: %s", delivery.message_id,
                             number or "any number", error.code, error.message)
         self._effects(now, outcome.effects)
-        self._settle_due(now)
+        self._run_due(now)
         self.schedule()
         return None
 
-    def _settle_due(self, now: int) -> None:
-        """What is due already (a carrier without latency) is settled in the same
+    def _run_due(self, now: int) -> None:
+        """What is due already (a carrier without latency) is carried out in the same
         change, not on a timer turn later: replay does the same."""
         due = self.service.next_due()
         if due is not None and due <= now:
@@ -134,7 +134,7 @@ class SmsHub:
                 except MNSError as error:
                     log.warning("SMS %s not queued into %s: %s", effect.kind, name, error)
                     continue
-                broker.settle(state)
+                broker.wake_and_schedule(state)
 
     def _publish(self, now: int, topic: TopicState, body: str) -> None:
         try:
@@ -295,7 +295,7 @@ class SmsHub:
             extend_code=extend_code, message_id=message_id, atomic=atomic,
         )
         self._effects(now, outcome.effects)
-        self._settle_due(now)
+        self._run_due(now)
         return outcome
 
     def _advance(self, now: int) -> None:

@@ -112,7 +112,7 @@ class Carrier:
         return self._pending[0][0] if self._pending else None
 
     def due(self, now: int) -> list[tuple[int, str, str]]:
-        """(due time, biz_id, number) of every message the carrier settles by ``now``."""
+        """(due time, biz_id, number) of every message the carrier concludes by ``now``."""
         out = []
         while self._pending and self._pending[0][0] <= now:
             due, _, biz_id, number = heapq.heappop(self._pending)

@@ -79,7 +79,7 @@ class SendRecords:
     def get(self, biz_id: str, number: str) -> SendRecord | None:
         return self._by_key.get((biz_id, number))
 
-    def settle(self, record: SendRecord, now: int, err_code: str, err_msg: str,
+    def conclude(self, record: SendRecord, now: int, err_code: str, err_msg: str,
                delivered: bool) -> None:
         """The carrier's verdict on a waiting record."""
         record.status = DELIVERED if delivered else FAILED

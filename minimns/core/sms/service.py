@@ -421,15 +421,15 @@ class SmsService:
         for due, biz_id, number in self.carrier.due(now):
             record = self.records.get(biz_id, number)
             if record is not None and record.status == 1:
-                effects += self._settle(due, record)
+                effects += self._carrier_verdict(due, record)
         self.records.prune(now)
         return effects
 
-    def _settle(self, now: int, record: SendRecord) -> list[Effect]:
+    def _carrier_verdict(self, now: int, record: SendRecord) -> list[Effect]:
         failure = self.carrier.verdict(record.phone_number)
         code, message = (DELIVERED_CODE, DELIVERED_MESSAGE) if failure is None else (
             failure.code, failure.message)
-        self.records.settle(record, now, code, message, failure is None)
+        self.records.conclude(record, now, code, message, failure is None)
         effects = []
         if failure is None:
             self.carrier.deliver(record.phone_number, HandsetMessage(

@@ -38,7 +38,8 @@ def _seconds(value: int) -> str:
     return f"{value} s"
 
 
-def e(value: object) -> str:
+def html(value: object) -> str:
+    """``value`` as text safe anywhere in a page, attribute values included."""
     return escape(str(value), quote=True)
 
 
@@ -56,12 +57,12 @@ def _table(table_id: str, headers: list[str], rows: Iterable[Iterable[str]], liv
 def button(action: str, label: str, fields: dict[str, str] | None = None, danger: bool = False,
            confirm: str | None = None) -> str:
     """A one-button form posting ``action`` (and hidden ``fields``) to the page itself."""
-    hidden = "".join(f'<input type="hidden" name="{e(k)}" value="{e(v)}">'
+    hidden = "".join(f'<input type="hidden" name="{html(k)}" value="{html(v)}">'
                      for k, v in (fields or {}).items())
-    ask = f' data-confirm="{e(confirm)}"' if confirm else ""
+    ask = f' data-confirm="{html(confirm)}"' if confirm else ""
     cls = ' class="danger"' if danger else ""
     return (f'<form method="post" class="inline"{ask}><input type="hidden" name="action" '
-            f'value="{e(action)}">{hidden}<button{cls} type="submit">{e(label)}</button></form>')
+            f'value="{html(action)}">{hidden}<button{cls} type="submit">{html(label)}</button></form>')
 
 
 def page(title: str, active: str, body: str, *, flash: str = "", error: str = "",
@@ -77,21 +78,21 @@ def page(title: str, active: str, body: str, *, flash: str = "", error: str = ""
     if flash:
         notes += f'<div class="flash" role="status">{flash}</div>'
     if error:
-        notes += f'<div class="error" role="alert">{e(error)}</div>'
+        notes += f'<div class="error" role="alert">{html(error)}</div>'
     return f"""<!doctype html>
-<html lang="zh-CN"><head><meta charset="utf-8"><title>{e(title)} · minimns</title>
+<html lang="zh-CN"><head><meta charset="utf-8"><title>{html(title)} · minimns</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <link rel="stylesheet" href="/console/static/console.css">
 <script src="/console/static/console.js" defer></script></head>
 <body><header><span class="brand">minimns 消息服务</span><nav>{links}</nav>
 <span class="now" id="clock-now" data-live>{when(now_ms)} UTC</span></header>
-<main><h1>{e(title)}</h1>{notes}{body}</main></body></html>"""
+<main><h1>{html(title)}</h1>{notes}{body}</main></body></html>"""
 
 
 def _address_and_delete(base_url: str, kind: str, name: str) -> str:
     """A list row's last actions: 获取地址 (the endpoint URL) and 删除."""
     return (f'<details class="address"><summary>获取地址 Address</summary>'
-            f'<code>{e(base_url)}/{kind}s/{e(name)}</code></details> · '
+            f'<code>{html(base_url)}/{kind}s/{html(name)}</code></details> · '
             + button("delete", "删除 Delete", {kind: name}, danger=True,
                      confirm=f"Delete {kind} {name}?"))
 
@@ -102,9 +103,9 @@ def _address_and_delete(base_url: str, kind: str, name: str) -> str:
 def queues_page(metas: list[Any], base_url: str) -> str:
     rows = []
     for m in metas:
-        link = f'/console/queues/{e(m.queue_name)}'
+        link = f'/console/queues/{html(m.queue_name)}'
         rows.append([
-            f'<a href="{link}">{e(m.queue_name)}</a>',
+            f'<a href="{link}">{html(m.queue_name)}</a>',
             _seconds(m.message_retention_period),
             f"{m.delay_seconds} s",
             f'<span class="n">{m.active_messages}</span>',
@@ -140,17 +141,17 @@ def _message_rows(messages: list[dict[str, Any]]) -> list[list[str]]:
     for m in messages:
         body = m["body"]
         rows.append([
-            f'<code class="id">{e(m["message_id"])}</code>',
-            f'<span class="state {e(m["state"])}">{e(m["state"])}</span>',
-            f'<pre class="body">{e(body)}</pre>',
-            f'<details><summary>base64 · MD5</summary><code>{e(base64.b64encode(body.encode()).decode())}'
+            f'<code class="id">{html(m["message_id"])}</code>',
+            f'<span class="state {html(m["state"])}">{html(m["state"])}</span>',
+            f'<pre class="body">{html(body)}</pre>',
+            f'<details><summary>base64 · MD5</summary><code>{html(base64.b64encode(body.encode()).decode())}'
             f'</code><br><code>{hashlib.md5(body.encode()).hexdigest().upper()}</code></details>',
             str(m["dequeue_count"]),
             str(m["priority"]),
             when(m["enqueue_time"]),
             when(m["first_dequeue_time"]),
             when(m["next_visible_time"]),
-            f'<code class="handle">{e(m["receipt_handle"] or "-")}</code>',
+            f'<code class="handle">{html(m["receipt_handle"] or "-")}</code>',
         ])
     return rows
 
@@ -159,7 +160,7 @@ def _dlq_cell(meta: Any) -> str:
     policy = meta.dlq_policy
     if not policy.enabled:
         return "-"
-    target = e(policy.dead_letter_target_queue)
+    target = html(policy.dead_letter_target_queue)
     return f'→ <a href="/console/queues/{target}">{target}</a> ({policy.max_receive_count}×)'
 
 
@@ -188,13 +189,13 @@ def queue_page(meta: Any, messages: list[dict[str, Any]], base_url: str,
               f'{meta.active_messages}</b> · 非活跃 Inactive <b class="n" id="inactive">'
               f'{meta.inactive_messages}</b> · 延迟 Delayed <b class="n" id="delayed">'
               f'{meta.delay_messages}</b></p>')
-    address = f'<p>获取地址 Address: <code id="address">{e(base_url)}/queues/{e(name)}</code></p>'
+    address = f'<p>获取地址 Address: <code id="address">{html(base_url)}/queues/{html(name)}</code></p>'
     out = counts + _dead_letters(meta, messages, dead_lettered) + address
     if received is not None:
         title = "已接收并删除 Received and deleted" if received_deleted else "已接收 Received"
-        rows = [[f'<code class="id">{e(r.message_id)}</code>', f'<pre class="body">{e(r.message_body)}</pre>',
+        rows = [[f'<code class="id">{html(r.message_id)}</code>', f'<pre class="body">{html(r.message_body)}</pre>',
                  str(r.dequeue_count), when(r.next_visible_time),
-                 f'<code class="handle">{e(r.receipt_handle)}</code>',
+                 f'<code class="handle">{html(r.receipt_handle)}</code>',
                  "-" if received_deleted else button("delete_message", "删除 Delete",
                                                      {"handle": r.receipt_handle})]
                 for r in received]
@@ -238,9 +239,9 @@ def queue_page(meta: Any, messages: list[dict[str, Any]], base_url: str,
 def topics_page(metas: list[Any], base_url: str) -> str:
     rows = []
     for m in metas:
-        link = f'/console/topics/{e(m.topic_name)}'
+        link = f'/console/topics/{html(m.topic_name)}'
         rows.append([
-            f'<a href="{link}">{e(m.topic_name)}</a>',
+            f'<a href="{link}">{html(m.topic_name)}</a>',
             f'<span class="n">{m.message_count}</span>',
             f"{m.maximum_message_size} B",
             _seconds(m.message_retention_period),
@@ -267,30 +268,30 @@ def topic_page(meta: Any, subscriptions: list[tuple[Any, Any, list]], prefix: st
     for sub_meta, stats, retries in subscriptions:
         upcoming = "<br>".join(f"{when(due)} (#{attempts + 1})" for due, _, attempts in retries[:3])
         rows.append([
-            e(sub_meta.subscription_name),
-            f'<code>{e(sub_meta.endpoint)}</code>',
-            e(sub_meta.notify_strategy),
-            e(sub_meta.notify_content_format),
-            e(sub_meta.filter_tag or "-"),
+            html(sub_meta.subscription_name),
+            f'<code>{html(sub_meta.endpoint)}</code>',
+            html(sub_meta.notify_strategy),
+            html(sub_meta.notify_content_format),
+            html(sub_meta.filter_tag or "-"),
             f'<span class="n delivered">{stats.delivered}</span>',
             f'<span class="n pending">{stats.pending}</span>',
             f'<span class="n retrying">{stats.retrying}</span>',
             f'<span class="n dropped">{stats.dropped}</span>',
             f'<span class="n attempts">{stats.attempts}</span>',
-            f'<span class="last-error">{e(stats.last_error or "-")}</span>',
+            f'<span class="last-error">{html(stats.last_error or "-")}</span>',
             f'<span class="next-retry">{upcoming or "-"}</span>',
             button("unsubscribe", "取消订阅 Unsubscribe", {"subscription": sub_meta.subscription_name},
                    danger=True),
         ])
     pager = " ".join(
-        f'<a href="?prefix={e(prefix)}&amp;page={n}"{" class=active" if n == page_no else ""}>{n}</a>'
+        f'<a href="?prefix={html(prefix)}&amp;page={n}"{" class=active" if n == page_no else ""}>{n}</a>'
         for n in range(1, pages + 1)
     )
     search = (f'<form method="get" class="fields"><label>前缀搜索 Prefix <input name="prefix" '
-              f'value="{e(prefix)}"></label><button type="submit">搜索 Search</button></form>')
+              f'value="{html(prefix)}"></label><button type="submit">搜索 Search</button></form>')
     out = (f'<p class="counts" id="topic-counts" data-live>消息数 MessageCount <b class="n" '
            f'id="message-count">{meta.message_count}</b></p>'
-           f'<p>获取地址 Address: <code>{e(base_url)}/topics/{e(name)}</code></p>')
+           f'<p>获取地址 Address: <code>{html(base_url)}/topics/{html(name)}</code></p>')
     out += (f'<section class="card" id="subscriptions"><h2>订阅列表 Subscriptions</h2>{search}'
             + _table("subscription-table", ["订阅名称 Name", "Endpoint", "重试策略 Retry",
                                             "格式 Format", "FilterTag", "Delivered", "Pending",
@@ -328,18 +329,18 @@ _STATE_LABEL = {"pending": "审核中", "approved": "审核通过", "rejected": 
 def sms_page(overview: dict[str, Any], records: list[Any], inboxes: dict[str, list[Any]]) -> str:
     account = overview["account"]
     out = (f'<section class="card"><h2>短信概览 Overview</h2><p>用户状态/类型 Status / type: '
-           f'<b id="sms-status">{e(account["status"])}</b> / <b id="sms-type">{e(account["type"])}</b></p>'
-           f'<p>短信专用主题 SMS topic: <code id="sms-topic">{e(overview["topic"])}</code> · '
-           f'订阅名称 Subscription: <code>{e(overview["subscription"])}</code>'
+           f'<b id="sms-status">{html(account["status"])}</b> / <b id="sms-type">{html(account["type"])}</b></p>'
+           f'<p>短信专用主题 SMS topic: <code id="sms-topic">{html(overview["topic"])}</code> · '
+           f'订阅名称 Subscription: <code>{html(overview["subscription"])}</code>'
            f'{"" if overview["active"] else " (appears with the first SMS setting)"}</p>'
-           f'<p>回执队列 Receipt queues: {e(", ".join(overview["subscribed"]) or "-")}</p></section>')
-    signature_rows = [[e(s["name"]), e(s["work_order"]), when(s["created_at"]), e(s["sign_type"]),
-                       f'<span class="review {e(s["state"])}">{_STATE_LABEL[s["state"]]}</span>',
-                       e(s["reason"] or "-")] for s in overview["signatures"]]
-    template_rows = [[e(t["code"]), e(t["name"]), f'<pre class="body">{e(t["content"])}</pre>',
-                      e(t["kind"]), e(t["work_order"]), when(t["created_at"]),
-                      f'<span class="review {e(t["state"])}">{_STATE_LABEL[t["state"]]}</span>',
-                      e(t["reason"] or "-")] for t in overview["templates"]]
+           f'<p>回执队列 Receipt queues: {html(", ".join(overview["subscribed"]) or "-")}</p></section>')
+    signature_rows = [[html(s["name"]), html(s["work_order"]), when(s["created_at"]), html(s["sign_type"]),
+                       f'<span class="review {html(s["state"])}">{_STATE_LABEL[s["state"]]}</span>',
+                       html(s["reason"] or "-")] for s in overview["signatures"]]
+    template_rows = [[html(t["code"]), html(t["name"]), f'<pre class="body">{html(t["content"])}</pre>',
+                      html(t["kind"]), html(t["work_order"]), when(t["created_at"]),
+                      f'<span class="review {html(t["state"])}">{_STATE_LABEL[t["state"]]}</span>',
+                      html(t["reason"] or "-")] for t in overview["templates"]]
     out += ('<section class="card"><h2>短信签名 Signatures</h2>'
             + _table("signature-table", ["签名名称 Name", "工单号 Work order", "创建时间 Created",
                                          "签名类型 Type", "状态 State", "失败原因 Reason"],
@@ -366,8 +367,8 @@ def sms_page(overview: dict[str, Any], records: list[Any], inboxes: dict[str, li
 <label>维度 <select name="kind"><option value="day">日 Day</option><option value="month">月 Month</option></select></label>
 <label>额度 Quota <input name="threshold" placeholder="a count, unlimited or closed" required></label>
 <button type="submit">设置 Set</button></form></section>""")
-    rule_rows = [[e(r["name"]), e(r["event_type"]), f'<code>{e(r["topic"])}</code>',
-                  e(", ".join(r["endpoints"]) or "-"), when(r["active_at"]),
+    rule_rows = [[html(r["name"]), html(r["event_type"]), f'<code>{html(r["topic"])}</code>',
+                  html(", ".join(r["endpoints"]) or "-"), when(r["active_at"]),
                   button("delete_rule", "删除 Delete", {"rule": r["name"]}, danger=True)]
                  for r in overview["event_rules"]]
     out += ('<section class="card" id="rules"><h2>事件通知 Event rules</h2>'
@@ -379,16 +380,16 @@ def sms_page(overview: dict[str, Any], records: list[Any], inboxes: dict[str, li
 <label>主题 Topic <input name="topic" placeholder="one existing topic"></label>
 <label class="wide">或 Endpoints <input name="endpoints" placeholder="queue names or http(s) URLs, comma-separated"></label>
 <button type="submit">创建 Create</button></form></section>""")
-    stat_rows = [[e(day), str(c["requests"]), str(c["delivered"]), str(c["failed"]), str(c["rejected"])]
+    stat_rows = [[html(day), str(c["requests"]), str(c["delivered"]), str(c["failed"]), str(c["rejected"])]
                  for day, c in sorted(overview["statistics"].items(), reverse=True)]
     out += ('<section class="card"><h2>短信统计 Daily statistics</h2>'
             + _table("stat-table", ["日期 Day", "发送 Accepted", "成功 Delivered", "失败 Failed",
                                     "拒绝 Rejected"], stat_rows) + "</section>")
     status_text = {1: "等待回执 waiting", 2: "发送失败 failed", 3: "发送成功 delivered"}
-    record_rows = [[e(r.phone_number), e(r.biz_id), f'<span class="send-status s{r.status}">'
-                    f'{status_text[r.status]}</span>', e(r.err_code or "-"), e(r.template_code),
-                    f'<pre class="body">{e(r.content)}</pre>', when(r.send_time), when(r.receive_time),
-                    e(r.out_id or "-")] for r in records]
+    record_rows = [[html(r.phone_number), html(r.biz_id), f'<span class="send-status s{r.status}">'
+                    f'{status_text[r.status]}</span>', html(r.err_code or "-"), html(r.template_code),
+                    f'<pre class="body">{html(r.content)}</pre>', when(r.send_time), when(r.receive_time),
+                    html(r.out_id or "-")] for r in records]
     out += ('<section class="card"><h2>发送记录 Send records</h2>'
             + _table("record-table", ["号码 Number", "BizId", "状态 Status", "ErrCode", "模板 Template",
                                       "内容 Content", "发送 Sent", "接收 Received", "OutId"],
@@ -396,7 +397,7 @@ def sms_page(overview: dict[str, Any], records: list[Any], inboxes: dict[str, li
     inbox_rows = []
     for number, messages in sorted(inboxes.items()):
         for m in messages[-5:]:
-            inbox_rows.append([e(number), f'<pre class="body">{e(m.text)}</pre>', when(m.time)])
+            inbox_rows.append([html(number), f'<pre class="body">{html(m.text)}</pre>', when(m.time)])
     out += ('<section class="card" id="inboxes"><h2>模拟手机 Handset inboxes</h2>'
             + _table("inbox-table", ["号码 Number", "短信 Message", "时间 Time"], inbox_rows)
             + """<form method="post" class="fields"><input type="hidden" name="action" value="reply">

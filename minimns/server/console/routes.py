@@ -195,48 +195,46 @@ class Console:
         """Run the form's action; (confirmation, extra arguments for the page)."""
         action = form.text("action")
         broker = self.broker
-        e = pages.e
         if parts == ["queues"] and action == "create":
             name = form.text("name")
             attributes = {k: form.number(k) for k in _QUEUE_FIELDS if form.number(k) is not None}
             await broker.create_queue(name, logging_enabled=form.flag("logging_enabled"), **attributes)
-            return f"已创建队列 Created queue <b>{e(name)}</b>", {}
+            return f"已创建队列 Created queue <b>{pages.html(name)}</b>", {}
         if parts and parts[0] == "queues" and action == "delete":
             name = form.text("queue")
             if not name:
                 raise _Refused("which queue? (the form names none)")
             await broker.get_queue(name).delete()
-            return f"已删除队列 Deleted queue <b>{e(name)}</b>", {}
+            return f"已删除队列 Deleted queue <b>{pages.html(name)}</b>", {}
         if len(parts) == 2 and parts[0] == "queues":
             return await self._queue_action(unquote(parts[1]), action, form)
         if parts == ["topics"] and action == "create":
             name = form.text("name")
             await broker.create_topic(name, maximum_message_size=form.number("maximum_message_size"),
                                       logging_enabled=form.flag("logging_enabled"))
-            return f"已创建主题 Created topic <b>{e(name)}</b>", {}
+            return f"已创建主题 Created topic <b>{pages.html(name)}</b>", {}
         if parts and parts[0] == "topics" and action == "delete":
             name = form.text("topic")
             if not name:
                 raise _Refused("which topic? (the form names none)")
             await broker.get_topic(name).delete()
-            return f"已删除主题 Deleted topic <b>{e(name)}</b>", {}
+            return f"已删除主题 Deleted topic <b>{pages.html(name)}</b>", {}
         if len(parts) == 2 and parts[0] == "topics":
             return await self._topic_action(unquote(parts[1]), action, form)
         if parts == ["sms"]:
             return await self._sms_action(action, form)
         if parts == ["clock"] and action == "advance":
             self.app.advance_clock(form.text("seconds"))
-            return f"时钟前进 Advanced {e(form.text('seconds'))} s", {}
+            return f"时钟前进 Advanced {pages.html(form.text('seconds'))} s", {}
         raise _Refused(f"unknown action {action!r}")
 
     async def _queue_action(self, name: str, action: str, form: _Form) -> tuple[str, dict[str, Any]]:
         queue = self.broker.get_queue(name)
-        e = pages.e
         if action == "send":
             sent = await queue.send_message(form.values.get("body", ""),
                                             delay_seconds=form.number("delay_seconds"),
                                             priority=form.number("priority"))
-            return f"已发送 Sent <code>{e(sent.message_id)}</code>", {}
+            return f"已发送 Sent <code>{pages.html(sent.message_id)}</code>", {}
         if action == "receive":
             count = form.number("count") or 1
             try:
@@ -258,7 +256,7 @@ class Console:
                 if error.code != "MessageNotExist":
                     raise
                 return "没有可查看的消息 No message to peek (MessageNotExist)", {}
-            listing = "".join(f"<li><code>{e(m.message_id)}</code>: {e(m.message_body)}</li>"
+            listing = "".join(f"<li><code>{pages.html(m.message_id)}</code>: {pages.html(m.message_body)}</li>"
                               for m in peeked)
             return f"Peek: <ul>{listing}</ul>", {}
         if action == "delete_message":
@@ -272,22 +270,21 @@ class Console:
 
     async def _topic_action(self, name: str, action: str, form: _Form) -> tuple[str, dict[str, Any]]:
         topic = self.broker.get_topic(name)
-        e = pages.e
         if action == "publish":
             published = await topic.publish_message(form.values.get("body", ""),
                                                     message_tag=form.text("tag") or None)
-            return f"已发布 Published <code>{e(published.message_id)}</code>", {}
+            return f"已发布 Published <code>{pages.html(published.message_id)}</code>", {}
         if action == "subscribe":
             sub = form.text("subscription")
             await topic.subscribe(sub, form.text("endpoint"),
                                   notify_strategy=form.text("notify_strategy") or None,
                                   notify_content_format=form.text("notify_content_format") or None,
                                   filter_tag=form.text("filter_tag") or None)
-            return f"已订阅 Subscribed <b>{e(sub)}</b>", {}
+            return f"已订阅 Subscribed <b>{pages.html(sub)}</b>", {}
         if action == "unsubscribe":
             sub = form.text("subscription")
             await topic.get_subscription(sub).unsubscribe()
-            return f"已取消订阅 Unsubscribed <b>{e(sub)}</b>", {}
+            return f"已取消订阅 Unsubscribed <b>{pages.html(sub)}</b>", {}
         if action == "configure":
             await topic.set_attributes(maximum_message_size=form.number("maximum_message_size"),
                                        logging_enabled=form.flag("logging_enabled"))
@@ -296,10 +293,9 @@ class Console:
 
     async def _sms_action(self, action: str, form: _Form) -> tuple[str, dict[str, Any]]:
         sms = self.broker.sms
-        e = pages.e
         if action == "reply":
             await sms.reply(form.text("number"), form.values.get("content", ""))
-            return f"已回复 Replied from <b>{e(form.text('number'))}</b>", {}
+            return f"已回复 Replied from <b>{pages.html(form.text('number'))}</b>", {}
         if action == "lift":
             await sms.lift_threshold(form.text("kind"))
             return "已解除 Lifted", {}
@@ -316,8 +312,8 @@ class Console:
             endpoints = [x.strip() for x in form.text("endpoints").split(",") if x.strip()]
             await sms.create_event_rule(form.text("rule"), form.text("event_type"),
                                         topic=form.text("topic") or None, endpoints=endpoints)
-            return f"已创建规则 Created rule <b>{e(form.text('rule'))}</b>", {}
+            return f"已创建规则 Created rule <b>{pages.html(form.text('rule'))}</b>", {}
         if action == "delete_rule":
             await sms.delete_event_rule(form.text("rule"))
-            return f"已删除规则 Deleted rule <b>{e(form.text('rule'))}</b>", {}
+            return f"已删除规则 Deleted rule <b>{pages.html(form.text('rule'))}</b>", {}
         raise _Refused(f"unknown action {action!r}")

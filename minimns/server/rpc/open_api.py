@@ -316,7 +316,7 @@ class OpenApi:
                 if len(text) > 128:
                     raise InvalidArgument(f"The {key} is at most 128 characters.")
                 changes[key] = text
-        await self._settle(changes)
+        await self._set_account(changes)
         return None
 
     def _endpoint_type(self, params: "Params") -> None:
@@ -326,19 +326,19 @@ class OpenApi:
 
     async def enable_endpoint(self, call: "Call", params: "Params") -> Any:
         self._endpoint_type(params)
-        await self._settle({"PublicEndpointEnabled": True})
+        await self._set_account({"PublicEndpointEnabled": True})
         return None
 
     async def disable_endpoint(self, call: "Call", params: "Params") -> Any:
         self._endpoint_type(params)
-        await self._settle({"PublicEndpointEnabled": False})
+        await self._set_account({"PublicEndpointEnabled": False})
         return None
 
     async def get_endpoint_attribute(self, call: "Call", params: "Params") -> Any:
         self._endpoint_type(params)
         return {"EndpointEnabled": self.broker.settings["PublicEndpointEnabled"], "CidrList": []}
 
-    async def _settle(self, changes: dict[str, object]) -> None:
+    async def _set_account(self, changes: dict[str, object]) -> None:
         broker = self.broker
         if changes:
             broker.commit(SetAccountSettings(broker.now(), changes))
