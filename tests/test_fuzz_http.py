@@ -1344,28 +1344,40 @@ def run_mutated(srv, data: bytes, keys: tuple[str, str] | None) -> None:
 # -- the fuzz tests ------------------------------------------------------------------------------
 
 
-@settings(max_examples=300, **FUZZ)
-@given(case=structured_requests())
-def test_fuzz_structured_requests(server, control, case):
-    run_structured(server, case, None)
+def fuzzed(srv, expected: Control, keys: tuple[str, str] | None, examples: int,
+           strategy, run) -> None:
+    """Drive ``run`` with ``examples`` cases of ``strategy``, then check, in the same
+    test, that the control message and the server came through: the check never
+    runs without the fuzzing before it."""
+
+    @settings(max_examples=examples, **FUZZ)
+    @given(case=strategy)
+    def one(case) -> None:
+        run(case)
+
+    one()
+    assert_control_intact(srv, expected, keys)
+    assert_serving(srv, keys)
 
 
-@settings(max_examples=150, **FUZZ)
-@given(case=structured_requests(signed=True))
-def test_fuzz_structured_requests_signed(auth_server, auth_control, case):
-    run_structured(auth_server, case, KEYS)
+def test_fuzz_structured_requests(server, control):
+    fuzzed(server, control, None, 300, structured_requests(),
+           lambda case: run_structured(server, case, None))
 
 
-@settings(max_examples=200, **FUZZ)
-@given(data=st.data())
-def test_fuzz_mutated_sdk_requests(server, control, data):
-    run_mutated(server, data.draw(mutations(sdk_requests(None))), None)
+def test_fuzz_structured_requests_signed(auth_server, auth_control):
+    fuzzed(auth_server, auth_control, KEYS, 150, structured_requests(signed=True),
+           lambda case: run_structured(auth_server, case, KEYS))
 
 
-@settings(max_examples=100, **FUZZ)
-@given(data=st.data())
-def test_fuzz_mutated_signed_sdk_requests(auth_server, auth_control, data):
-    run_mutated(auth_server, data.draw(mutations(sdk_requests(KEYS), signed=True)), KEYS)
+def test_fuzz_mutated_sdk_requests(server, control):
+    fuzzed(server, control, None, 200, mutations(sdk_requests(None)),
+           lambda case: run_mutated(server, case, None))
+
+
+def test_fuzz_mutated_signed_sdk_requests(auth_server, auth_control):
+    fuzzed(auth_server, auth_control, KEYS, 100, mutations(sdk_requests(KEYS), signed=True),
+           lambda case: run_mutated(auth_server, case, KEYS))
 
 
 # -- sizes and limits, at their exact edges -------------------------------------------------------
@@ -1623,13 +1635,3 @@ def test_non_ascii_signature_is_signature_does_not_match(auth_server, auth_contr
             f"Date: {http_date()}\r\nAuthorization: MNS id:\x80bc=\r\n\r\n").encode("latin-1")
     reply = exchange(auth_server, sent)
     assert (reply.status, check_reply(reply, sent, "GET")) == (403, "SignatureDoesNotMatch")
-
-
-# -- after all of it ------------------------------------------------------------------------------
-
-
-def test_control_messages_survived_the_fuzzing(server, control, auth_server, auth_control):
-    assert_control_intact(server, control, None)
-    assert_control_intact(auth_server, auth_control, KEYS)
-    assert_serving(server, None)
-    assert_serving(auth_server, KEYS)
