@@ -1,6 +1,6 @@
 """The MNS server on the wire: raw sockets for what the official SDK cannot send or see.
 
-Responses are read byte for byte, so header spelling, status codes, framing
+Replys are read byte for byte, so header spelling, status codes, framing
 and connection handling are checked as a client sees them. One plain server
 and one with access keys per module; every test uses its own queues.
 """
@@ -11,16 +11,15 @@ import base64
 import hashlib
 import hmac
 import re
-import socket
 import time
 from email.utils import formatdate
-from xml.etree import ElementTree
 
 import pytest
 
 from minimns.errors import SignatureDoesNotMatch, TimeExpired
-from minimns.server.mns.signature import Credentials, content_md5, sign, string_to_sign, verify
 from minimns.server.http import Request
+from minimns.server.mns.signature import Credentials, content_md5, sign, string_to_sign, verify
+from tests.http_wire import Reply, Wire
 from tests.server_helpers import wait_until
 
 NS = "{http://mns.aliyuncs.com/doc/v1/}"
@@ -32,86 +31,11 @@ REQUEST_ID = re.compile(rb"[0-9A-F]{24}")
 # -- a raw HTTP/1.1 client -------------------------------------------------------------------------
 
 
-class Response:
-    def __init__(self, status_line: bytes, headers: list[tuple[bytes, bytes]], body: bytes):
-        self.status_line = status_line
-        self.status = int(status_line.split(b" ")[1])
-        self.raw_headers = headers  # (name exactly as sent, value)
-        self.body = body
+class Conn(Wire):
+    """A Wire whose ``request`` builds the request as the SDK would (see ``build``)."""
 
-    def header(self, name: str) -> str | None:
-        for raw_name, value in self.raw_headers:
-            if raw_name.lower() == name.lower().encode():
-                return value.decode("latin-1")
-        return None
-
-    def xml(self) -> ElementTree.Element:
-        return ElementTree.fromstring(self.body)
-
-    def fields(self) -> dict[str, str]:
-        """Direct children of the root element, by local name."""
-        return {child.tag.replace(NS, ""): (child.text or "") for child in self.xml()}
-
-    def error_code(self) -> str:
-        root = self.xml()
-        assert root.tag == NS + "Error", self.body
-        return self.fields()["Code"]
-
-
-class Conn:
-    """One TCP connection; reads responses one at a time, so pipelining works."""
-
-    def __init__(self, server, timeout: float = 5.0):
-        host, port = server.endpoint.removeprefix("http://").rsplit(":", 1)
-        self.sock = socket.create_connection((host, int(port)), timeout=timeout)
-        self.buffer = b""
-
-    def __enter__(self) -> "Conn":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-    def close(self) -> None:
-        self.sock.close()
-
-    def send(self, data: bytes) -> None:
-        self.sock.sendall(data)
-
-    def _fill(self) -> None:
-        data = self.sock.recv(65536)
-        if not data:
-            raise EOFError("the server closed the connection")
-        self.buffer += data
-
-    def response(self) -> Response:
-        while b"\r\n\r\n" not in self.buffer:
-            self._fill()
-        head, self.buffer = self.buffer.split(b"\r\n\r\n", 1)
-        status_line, *lines = head.split(b"\r\n")
-        headers = []
-        for line in lines:
-            name, _, value = line.partition(b":")
-            headers.append((name, value.strip()))
-        lengths = [int(v) for n, v in headers if n.lower() == b"content-length"]
-        length = lengths[0] if lengths else 0
-        while len(self.buffer) < length:
-            self._fill()
-        body, self.buffer = self.buffer[:length], self.buffer[length:]
-        return Response(status_line, headers, body)
-
-    def request(self, *args, **kwargs) -> Response:
-        self.send(build(*args, **kwargs))
-        return self.response()
-
-    def closed_by_server(self) -> bool:
-        """True if the server closes (or resets) this connection without sending more."""
-        try:
-            return self.sock.recv(1) == b""
-        except ConnectionResetError:
-            return True
-        except socket.timeout:
-            return False
+    def request(self, *args, **kwargs) -> Reply:
+        return self.exchange(build(*args, **kwargs))
 
 
 def http_date(offset_seconds: float = 0) -> str:
@@ -191,7 +115,7 @@ def create_queue(server, name: str, **fields) -> None:
         assert conn.request("PUT", f"/queues/{name}", queue_body(**fields)).status == 201
 
 
-def send_text(server, name: str, text: str, **fields) -> Response:
+def send_text(server, name: str, text: str, **fields) -> Reply:
     with Conn(server) as conn:
         response = conn.request("POST", f"/queues/{name}/messages", message_body(text, **fields))
     assert response.status == 201, response.body
@@ -204,7 +128,7 @@ def parked(server, name: str) -> int:
 
 
 
-def assert_request_id(response: Response) -> bytes:
+def assert_request_id(response: Reply) -> bytes:
     """Exactly one request-id header, spelled ``x-mns-request-id`` byte for byte."""
     matching = [(n, v) for n, v in response.raw_headers if n.lower() == b"x-mns-request-id"]
     assert len(matching) == 1, response.raw_headers
@@ -214,7 +138,7 @@ def assert_request_id(response: Response) -> bytes:
     return value
 
 
-def assert_error_document(response: Response, status: int, code: str) -> dict[str, str]:
+def assert_error_document(response: Reply, status: int, code: str) -> dict[str, str]:
     assert response.status == status, (response.status, response.body)
     request_id = assert_request_id(response)
     assert response.header("Content-Type").lower().startswith("text/xml")

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import http.client
 import json
 import re
 import threading
@@ -42,6 +41,7 @@ from mns.subscription import SubscriptionMeta
 from mns.topic import Base64TopicMessage, DirectMailInfo, DirectSMSInfo, TopicMessage, TopicMeta
 
 from minimns.server.http import Request
+from tests.http_wire import Reply, Wire
 from tests.server_helpers import server_error, drain, md5_upper, wait_until
 
 NS = "{http://mns.aliyuncs.com/doc/v1/}"
@@ -842,50 +842,16 @@ def test_signed_topic_round_trip(auth_server, name):
 # -- raw HTTP ------------------------------------------------------------------------------------
 
 
-class RawResponse:
-    def __init__(self, status: int, headers: list[tuple[str, str]], body: bytes):
-        self.status = status
-        self.raw_headers = headers  # names exactly as sent
-        self.body = body
-
-    def header(self, name: str) -> str | None:
-        found = [v for n, v in self.raw_headers if n.lower() == name.lower()]
-        return found[0] if found else None
-
-    def xml(self) -> ElementTree.Element:
-        return ElementTree.fromstring(self.body)
-
-    def fields(self) -> dict[str, str]:
-        return {child.tag.replace(NS, ""): (child.text or "") for child in self.xml()}
-
-
-class Raw:
+class Raw(Wire):
     """One keep-alive connection, with requests built as the SDK builds them (unsigned)."""
 
-    def __init__(self, address):
-        if isinstance(address, str):
-            host, port = address.removeprefix("http://").rsplit(":", 1)
-            address = (host, int(port))
-        self.address = address
-        self.conn = http.client.HTTPConnection(*address, timeout=5)
-
-    def __enter__(self) -> "Raw":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.conn.close()
-
-    def request(self, method, target, body=b"", headers=None, host="127.0.0.1") -> RawResponse:
+    def request(self, method, target, body=b"", headers=None, host="127.0.0.1") -> Reply:
         all_headers = {"Host": host, "x-mns-version": "2015-06-06", "Content-Length": str(len(body))}
         if body:
             all_headers["content-type"] = "text/xml;charset=UTF-8"
         all_headers.update(headers or {})
-        self.conn.putrequest(method, target, skip_host=True, skip_accept_encoding=True)
-        for key, value in all_headers.items():
-            self.conn.putheader(key, value)
-        self.conn.endheaders(body or None)
-        response = self.conn.getresponse()
-        return RawResponse(response.status, response.getheaders(), response.read())
+        head = "".join(f"{k}: {v}\r\n" for k, v in all_headers.items())
+        return self.exchange(f"{method} {target} HTTP/1.1\r\n{head}\r\n".encode("latin-1") + body)
 
 
 def doc(root: str, **fields) -> bytes:
@@ -906,16 +872,17 @@ def fetch(url: str):
     return opener.open(url, timeout=5)
 
 
-def assert_request_id(response: RawResponse) -> str:
-    matching = [(n, v) for n, v in response.raw_headers if n.lower() == "x-mns-request-id"]
+def assert_request_id(response: Reply) -> str:
+    matching = [(n, v) for n, v in response.raw_headers if n.lower() == b"x-mns-request-id"]
     assert len(matching) == 1, response.raw_headers
     header_name, value = matching[0]
-    assert header_name == "x-mns-request-id"
-    assert REQUEST_ID.fullmatch(value), value
-    return value
+    assert header_name == b"x-mns-request-id"
+    text = value.decode("latin-1")
+    assert REQUEST_ID.fullmatch(text), text
+    return text
 
 
-def assert_error(response: RawResponse, status: int, code: str) -> dict[str, str]:
+def assert_error(response: Reply, status: int, code: str) -> dict[str, str]:
     assert response.status == status, (response.status, response.body)
     request_id = assert_request_id(response)
     assert response.header("Content-Type").lower().startswith("text/xml")
