@@ -23,6 +23,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 import minimns
+from tests.broker_helpers import drain
 from minimns.journal import read_frames
 from minimns import errors
 from minimns.journal import DataDirLocked, Store
@@ -57,18 +58,6 @@ async def state_of(broker) -> dict:
     state = broker.export()
     del state["now"]
     return state
-
-
-async def drain_ids(queue) -> list[str]:
-    """Every receivable message's id, in the order receives hand them out (deleted)."""
-    out = []
-    while True:
-        try:
-            got = await queue.batch_receive_message(16, wait_seconds=0)
-        except errors.MessageNotExist:
-            return out
-        out += [m.message_id for m in got]
-        await queue.batch_delete_message([m.receipt_handle for m in got])
 
 
 class PushFailed(Exception):
@@ -169,7 +158,7 @@ async def test_restart_keeps_queues_their_attributes_and_messages_in_every_state
     async with durable(tmp_path) as broker:
         queue = broker.get_queue("jobs")
         await trio.sleep(3600)
-        ids = await drain_ids(queue)
+        ids = await drain(queue, "message_id")
         assert sorted(ids) == sorted([high.message_id, mid.message_id, props.message_id,
                                       low.message_id, delayed.message_id])
         assert gone.message_id not in ids and held.message_id not in ids
@@ -287,7 +276,7 @@ async def test_a_message_expired_by_retention_never_comes_back(tmp_path):
     async with durable(tmp_path) as broker:
         queue = broker.get_queue("q")
         assert [m.message_id for m in await queue.batch_peek_message(16)] == [young.message_id]
-        assert expired.message_id not in await drain_ids(queue)
+        assert expired.message_id not in await drain(queue, "message_id")
 
 
 async def test_an_expired_message_seen_gone_stays_gone_when_the_clock_restarts_behind(tmp_path):
@@ -299,7 +288,7 @@ async def test_an_expired_message_seen_gone_stays_gone_when_the_clock_restarts_b
         with pytest.raises(errors.MessageNotExist):
             await queue.receive_message(wait_seconds=0)  # took nothing: records nothing
     async with durable(tmp_path, epoch_ms=EPOCH_MS) as broker:
-        assert expired.message_id not in await drain_ids(broker.get_queue("q"))
+        assert expired.message_id not in await drain(broker.get_queue("q"), "message_id")
 
 
 @pytest.mark.parametrize("how", ["delayed", "received"])
@@ -554,7 +543,7 @@ async def test_a_retry_into_a_missing_queue_goes_on_exponentially_across_restart
         stats = broker.get_topic("t").get_subscription("late").stats()
         assert (stats.delivered, stats.attempts, stats.retrying) == (1, 6, 0)
     async with durable(tmp_path) as broker:  # delivered once, and only once
-        assert await drain_ids(broker.get_queue("later")) == []
+        assert await drain(broker.get_queue("later"), "message_id") == []
 
 
 # -- snapshots and compaction ----------------------------------------------------------------

@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 import minimns
+from tests.broker_helpers import drain
 from minimns import errors
 from tests.conftest import EPOCH_MS
 
@@ -52,17 +53,6 @@ def decode(body: str):
         return (fields["SubscriptionName"], fields["Message"], fields["MessageId"],
                 fields.get("MessageTag"))
     return None, body, None, None
-
-
-async def drain(queue):
-    out = []
-    while True:
-        try:
-            got = await queue.batch_receive_message(16, wait_seconds=0)
-        except errors.MessageNotExist:
-            return out
-        out += [m.message_body for m in got]
-        await queue.batch_delete_message([m.receipt_handle for m in got])
 
 
 class RecordingPusher:

@@ -20,6 +20,7 @@ import pytest
 import trio
 
 import minimns
+from tests.broker_helpers import drain
 from minimns import errors
 from minimns.broker.delivery import PUSH_CONCURRENCY
 from tests.conftest import EPOCH_MS
@@ -134,16 +135,6 @@ async def settle(broker, include_retries=True, limit=2 * DAY):
         await broker.wait_pushes_settled(include_retries=include_retries)
 
 
-async def drain(queue):
-    out = []
-    while True:
-        try:
-            got = await queue.receive_message(wait_seconds=0)
-        except errors.MessageNotExist:
-            return out
-        out.append(got)
-
-
 def xml_notification(topic, sub, message_id, body, tag, publish_time, owner=OWNER):
     def esc(text):
         return (text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
@@ -222,7 +213,7 @@ async def test_xml_queue_copy_exact_document(tag):
         await topic.subscribe("sub-1", QUEUE_EP + "q")  # XML is the default
         await trio.sleep(1.234)
         published = await topic.publish_message(TRICKY, message_tag=tag)
-        [got] = await drain(queue)
+        [got] = await drain(queue, None, delete=False)
         expected = xml_notification("topic-1", "sub-1", published.message_id, TRICKY, tag,
                                     EPOCH_MS + 1234)
         assert got.message_body == expected
@@ -254,7 +245,7 @@ async def test_json_queue_copy(tag):
         await topic.subscribe("s", QUEUE_EP + "q", notify_content_format="JSON")
         await trio.sleep(3)
         published = await topic.publish_message(TRICKY, message_tag=tag)
-        [got] = await drain(queue)
+        [got] = await drain(queue, None, delete=False)
         decoded = json.loads(got.message_body)
         assert decoded == json_notification("t", "s", published.message_id, TRICKY, tag,
                                             EPOCH_MS + 3000, owner="777")
@@ -269,7 +260,7 @@ async def test_the_same_queue_subscribed_twice_gets_two_copies():
         await topic.subscribe("a", QUEUE_EP + "q")
         await topic.subscribe("b", QUEUE_EP + "q", notify_content_format="SIMPLIFIED")
         published = await topic.publish_message("m")
-        bodies = sorted(m.message_body for m in await drain(queue))
+        bodies = sorted(m.message_body for m in await drain(queue, None, delete=False))
         assert bodies == sorted(["m", xml_notification("t", "a", published.message_id, "m", None,
                                                        EPOCH_MS)])
 
@@ -281,7 +272,7 @@ async def test_the_queue_default_delay_applies_to_pushed_copies():
         await topic.subscribe("s", QUEUE_EP + "q", notify_content_format="SIMPLIFIED")
         await topic.publish_message("later")
         await trio.sleep(20)
-        assert await drain(queue) == []
+        assert await drain(queue, None, delete=False) == []
         got = await queue.receive_message(wait_seconds=30)
         assert (broker.now(), got.message_body) == (EPOCH_MS + 30000, "later")
 
@@ -334,7 +325,7 @@ async def test_a_queue_that_never_appears_gets_four_attempts_then_the_copy_is_dr
         assert (await topic.get_attributes()).message_count == 0
         await broker.create_queue("never")
         await trio.sleep(DAY)
-        assert await drain(broker.get_queue("never")) == []
+        assert await drain(broker.get_queue("never"), None, delete=False) == []
 
 
 async def test_a_body_too_large_for_the_queue_fails_and_is_retried():
@@ -349,7 +340,7 @@ async def test_a_body_too_large_for_the_queue_fails_and_is_retried():
             last_error="InvalidArgument: The length of MessageBody is 1500 bytes, more than "
                        "MaximumMessageSize 1024 bytes of this queue.",
             last_error_time=EPOCH_MS, next_retry_time=first.next_retry_time)
-        assert await drain(queue) == []
+        assert await drain(queue, None, delete=False) == []
         await queue.set_attributes(maximum_message_size=2048)
         got = await queue.receive_message(wait_seconds=30)
         assert (len(got.message_body), got.enqueue_time) == (1500, first.next_retry_time)
@@ -370,7 +361,7 @@ async def test_an_xml_notification_is_measured_against_the_queue_limit():
             "MaximumMessageSize 1024 bytes of this queue.")
         await settle(broker)
         assert sub.stats().dropped == 1 and sub.stats().attempts == 4
-        assert await drain(queue) == []
+        assert await drain(queue, None, delete=False) == []
 
 
 async def test_a_deleted_queue_fails_the_next_copy():
@@ -403,7 +394,7 @@ async def test_filter_tags_take_exactly_their_tag_and_untagged_take_everything()
                      ("", "empty-tag")]
         for tag, body in published:
             await topic.publish_message(body, message_tag=tag)
-        got = {name: [m.message_body for m in await drain(broker.get_queue(name))]
+        got = {name: [m.message_body for m in await drain(broker.get_queue(name), None, delete=False)]
                for name in plan}
         assert got == {
             "all": [body for _, body in published],
@@ -806,7 +797,7 @@ async def test_a_hanging_endpoint_does_not_delay_another_subscription():
         assert len(pusher.to("http://h/dead")) == PUSH_CONCURRENCY
         assert live.stats() == stats(delivered=count, attempts=count)
         assert dead.stats() == stats(pending=count, attempts=PUSH_CONCURRENCY)
-        queued = await drain(broker.get_queue("q"))
+        queued = await drain(broker.get_queue("q"), None, delete=False)
         assert [m.enqueue_time for m in queued] == [EPOCH_MS + 1000 * i for i in range(count)]
         assert (await topic.get_attributes()).message_count == count
 
@@ -948,11 +939,11 @@ async def test_unsubscribe_cancels_local_retries():
         await sub.unsubscribe()
         queue = await broker.create_queue("later")
         await trio.sleep((due - broker.now()) / 1000 + 60)
-        assert await drain(queue) == []
+        assert await drain(queue, None, delete=False) == []
         assert len(broker._timer) == 0
         await topic.subscribe("s", QUEUE_EP + "later", notify_content_format="SIMPLIFIED")
         await topic.publish_message("again")
-        assert [m.message_body for m in await drain(queue)] == ["again"]
+        assert [m.message_body for m in await drain(queue, None, delete=False)] == ["again"]
 
 
 async def test_topic_deletion_cancels_pending_retries():
@@ -973,7 +964,7 @@ async def test_topic_deletion_cancels_pending_retries():
         await settle(broker)
         await trio.sleep(DAY)
         assert len(pusher.calls) == 2
-        assert await drain(queue) == []
+        assert await drain(queue, None, delete=False) == []
         # A new topic of the same name works from scratch.
         pusher.plan = always(OK)
         again = await broker.create_topic("t")
@@ -981,7 +972,7 @@ async def test_topic_deletion_cancels_pending_retries():
         sub = await again.subscribe("h", "http://h/p")
         await again.publish_message("fresh")
         await settle(broker)
-        assert [m.message_body for m in await drain(queue)] == ["fresh"]
+        assert [m.message_body for m in await drain(queue, None, delete=False)] == ["fresh"]
         assert sub.stats() == stats(delivered=1, attempts=1)
 
 

@@ -12,6 +12,7 @@ import trio
 import trio.testing
 
 import minimns
+from tests.broker_helpers import drain
 from minimns.config import TEST_SIGNATURE, TEST_TEMPLATE, serve_defaults
 from minimns.core.sms import SmsError
 from minimns.core.sms.formats import compact_time, day_text, wall_time
@@ -24,6 +25,14 @@ CODE_TEXT = "您的验证码为${code}，请勿泄露"
 NOTICE_TEXT = "您的订单${order}已发货"
 REPORT_QUEUE = "Alicom-Queue-1234567890-SmsReport"
 UP_QUEUE = "Alicom-Queue-1234567890-SmsUp"
+
+
+async def drain_queue(broker, name: str) -> list[str]:
+    """The bodies in a broker's queue, removed ([] if the queue is gone)."""
+    try:
+        return await drain(broker.get_queue(name))
+    except minimns.QueueNotExist:
+        return []
 
 
 @asynccontextmanager
@@ -66,19 +75,6 @@ async def publish(broker, info, body="sms-message"):
     return await topic.publish_message(TopicMessage(body, direct_sms=info))
 
 
-async def drain(broker, queue_name):
-    queue = broker.get_queue(queue_name)
-    bodies = []
-    while True:
-        try:
-            messages = await queue.batch_receive_message(16)
-        except minimns.MNSError:
-            return bodies
-        for message in messages:
-            bodies.append(message.message_body)
-            await queue.delete_message(message.receipt_handle)
-
-
 def fields(event: str) -> dict[str, str]:
     return dict(pair.split("=", 1) for pair in event.split("&"))
 
@@ -116,20 +112,20 @@ async def test_a_message_is_delivered_after_the_carrier_latency_with_receipt_and
         assert (record.status, record.template_code, record.content) == (
             1, "SMS_1", "【阿里云】您的验证码为1234，请勿泄露")
         assert broker.sms.inbox(NUMBER) == []
-        assert await drain(broker, REPORT_QUEUE) == []
+        assert await drain_queue(broker, REPORT_QUEUE) == []
         await wait(0.999)
         assert broker.sms.records(NUMBER)[0].status == 1
         await wait(0.001)
         assert broker.sms.records(NUMBER)[0].status == 3
         [got] = broker.sms.inbox(NUMBER)
         assert got.text == "【阿里云】您的验证码为1234，请勿泄露" and got.time == T0 + 1000
-        [report] = await drain(broker, REPORT_QUEUE)
+        [report] = await drain_queue(broker, REPORT_QUEUE)
         assert json.loads(report) == {
             "phone_number": NUMBER, "success": True, "biz_id": record.biz_id, "out_id": "",
             "send_time": wall_time(T0), "report_time": wall_time(T0 + 1000),
             "err_code": "DELIVERED", "err_msg": "用户接收成功", "sms_size": "1",
         }
-        [event] = await drain(broker, "events")
+        [event] = await drain_queue(broker, "events")
         assert event == (
             f"messageID={published.message_id}&receiver={NUMBER}&state=1&biz_id={record.biz_id}"
             f"&template_code=SMS_1&sms_count=1&receive_time={wall_time(T0 + 1000)}&ver=1.0"
@@ -185,19 +181,19 @@ CHECKS = [
 async def test_each_check_fails_the_number_with_its_code(what, info, code, message):
     async with sms_broker() as broker:
         published = await publish(broker, info)
-        [event] = await drain(broker, "events")
+        [event] = await drain_queue(broker, "events")
         receiver = info["Receiver"]
         assert event == (f"messageID={published.message_id}&receiver={receiver}&state=2"
                          f"&err_code={code}|{message}&event=SendFailed")
         assert broker.sms.inboxes() == {} and broker.sms.records(receiver) == []
         await wait(5)
-        assert await drain(broker, REPORT_QUEUE) == []
+        assert await drain_queue(broker, REPORT_QUEUE) == []
 
 
 async def test_signature_errors_give_one_event_per_number():
     async with sms_broker() as broker:
         await publish(broker, direct(sign="别的", receivers=(NUMBER, "13900000000")))
-        events = [fields(e) for e in await drain(broker, "events")]
+        events = [fields(e) for e in await drain_queue(broker, "events")]
         assert [e["receiver"] for e in events] == [NUMBER, "13900000000"]
         assert {e["err_code"] for e in events} == {
             "InvalidSignName.Malformed|The specified sign name is wrongly formed."}
@@ -207,7 +203,7 @@ async def test_a_frozen_account_gives_one_event_without_receiver():
     async with sms_broker() as broker:
         await broker.sms.set_account(status="frozen")
         published = await publish(broker, direct(receivers=(NUMBER, "13900000000")))
-        assert await drain(broker, "events") == [
+        assert await drain_queue(broker, "events") == [
             f"messageID={published.message_id}&state=2&err_code=InvalidDayuStatus.Malformed"
             "|The specified dayu status is wrongly formed.&event=SendFailed"
         ]
@@ -217,7 +213,7 @@ async def test_a_pending_or_rejected_template_cannot_send():
     async with sms_broker(review_delay_ms=60_000) as broker:
         template = await broker.sms.add_template("later", NOTICE_TEXT, "notification")
         await publish(broker, direct(template=template.code, params={"order": "1"}))
-        assert fields((await drain(broker, "events"))[0])["err_code"].startswith(
+        assert fields((await drain_queue(broker, "events"))[0])["err_code"].startswith(
             "InvalidTemplateCode.Malformed")
         await wait(60)
         await publish(broker, direct(template=template.code, params={"order": "1"}))
@@ -233,7 +229,7 @@ async def test_personal_accounts_limit_variable_values_to_15_characters():
         await broker.sms.set_account("personal")
         await publish(broker, direct(params={"code": "1" * 16}))
         await publish(broker, direct(params={"code": "1" * 15}))
-        [event] = await drain(broker, "events")
+        [event] = await drain_queue(broker, "events")
         assert fields(event)["err_code"] == (
             "InvalidDayuParamString.Malformed|The specified paramString is too long")
         await wait(1)
@@ -244,7 +240,7 @@ async def test_the_blacklist_refuses_numbers_and_words():
     async with sms_broker(blacklist=["13900000000", "赌"]) as broker:
         await publish(broker, direct(receivers=(NUMBER, "13900000000")))
         await publish(broker, direct(template="SMS_2", params={"order": "赌场"}))
-        events = [fields(e) for e in await drain(broker, "events")]
+        events = [fields(e) for e in await drain_queue(broker, "events")]
         assert [(e.get("receiver"), e["err_code"]) for e in events] == [
             ("13900000000", "isv.BLACK_KEY_CONTROL_LIMIT|黑名单管控"),
             (NUMBER, "isv.BLACK_KEY_CONTROL_LIMIT|黑名单管控"),
@@ -256,7 +252,7 @@ async def test_the_blacklist_refuses_numbers_and_words():
 async def test_no_receiver_is_an_error():
     async with sms_broker() as broker:
         await publish(broker, direct(receivers=()))
-        [event] = await drain(broker, "events")
+        [event] = await drain_queue(broker, "events")
         assert "receiver" not in fields(event)
         assert fields(event)["err_code"].startswith("InvalidRecNum.Malformed")
 
@@ -264,7 +260,7 @@ async def test_no_receiver_is_an_error():
 async def test_a_message_without_direct_sms_is_a_missing_parameter():
     async with sms_broker() as broker:
         await broker.get_topic(broker.sms.topic_name).publish_message("no attribute")
-        [event] = await drain(broker, "events")
+        [event] = await drain_queue(broker, "events")
         assert fields(event)["err_code"].startswith("MissingParameter|The input parameter DirectSMS")
 
 
@@ -274,7 +270,7 @@ async def test_international_numbers_need_an_international_template():
                                       code="SMS_3")
         await publish(broker, direct(template="SMS_3", params={"order": "7"},
                                      receivers=("0085212345678", NUMBER)))
-        [event] = await drain(broker, "events")
+        [event] = await drain_queue(broker, "events")
         assert fields(event)["receiver"] == NUMBER
         await wait(1)
         assert [m.text for m in broker.sms.inbox("0085212345678")] == [
@@ -302,7 +298,7 @@ async def test_verification_codes_are_limited_per_minute_hour_and_day():
         # 1 per minute, 5 per hour: the first five minutes of each hour, 10 per 24 hours
         assert sum(counts) == 10
         assert [i for i, c in enumerate(counts) if c] == [0, 1, 2, 3, 4, 60, 61, 62, 63, 64]
-        refused = [fields(e) for e in await drain(broker, "events") if "SendFailed" in e]
+        refused = [fields(e) for e in await drain_queue(broker, "events") if "SendFailed" in e]
         assert {e["err_code"] for e in refused} == {"InvalidSendSms|Frequency limit reaches."}
 
 
@@ -338,7 +334,7 @@ async def test_a_daily_threshold_stops_sending_until_lifted_and_alerts_at_most_2
         assert len(broker.sms.records(NUMBER)) == 3
         thresholds = broker.sms.service.thresholds
         assert thresholds.stopped("day") and len(thresholds.alerts) == 20
-        refused = [fields(e)["err_code"] for e in await drain(broker, "events") if "SendFailed" in e]
+        refused = [fields(e)["err_code"] for e in await drain_queue(broker, "events") if "SendFailed" in e]
         assert set(refused) == {"InvalidQuota|Quota exceeds the limit."} and len(refused) == 27
         await wait(86400)  # stopped stays stopped across midnight ...
         await publish(broker, direct(template="SMS_2", params={"order": "next day"}))
@@ -363,9 +359,9 @@ async def test_billing_counts_at_70_71_134_135_characters(length, count):
         await wait(1)
         [record] = broker.sms.records(NUMBER)
         assert len(record.content) == length and record.sms_size == count
-        [report] = await drain(broker, REPORT_QUEUE)
+        [report] = await drain_queue(broker, REPORT_QUEUE)
         assert json.loads(report)["sms_size"] == str(count)
-        assert fields((await drain(broker, "events"))[0])["sms_count"] == str(count)
+        assert fields((await drain_queue(broker, "events"))[0])["sms_count"] == str(count)
 
 
 # ---------------------------------------------------------------- the carrier and replies
@@ -376,12 +372,12 @@ async def test_carrier_failures_give_failed_records_receipts_and_events():
         await publish(broker, direct(receivers=(NUMBER, "13900000001", "13700000000")))
         await wait(1)
         assert [broker.sms.records(n)[0].status for n in (NUMBER, "13900000001", "13700000000")] == [3, 2, 2]
-        reports = {json.loads(r)["phone_number"]: json.loads(r) for r in await drain(broker, REPORT_QUEUE)}
+        reports = {json.loads(r)["phone_number"]: json.loads(r) for r in await drain_queue(broker, REPORT_QUEUE)}
         assert (reports["13900000001"]["success"], reports["13900000001"]["err_code"],
                 reports["13900000001"]["err_msg"]) == (False, "MOBILE_NOT_ON_SERVICE",
                                                        "停机、空号、暂停服务、关机、不在服务区")
         assert (reports["13700000000"]["err_code"], reports["13700000000"]["err_msg"]) == ("E42", "boom")
-        failed = [fields(e) for e in await drain(broker, "events") if "SendFailed" in e]
+        failed = [fields(e) for e in await drain_queue(broker, "events") if "SendFailed" in e]
         assert [f["err_code"] for f in failed] == [
             "MOBILE_NOT_ON_SERVICE|停机、空号、暂停服务、关机、不在服务区", "E42|boom"]
         assert broker.sms.inbox("13900000001") == []
@@ -391,14 +387,14 @@ async def test_a_reply_reaches_sms_up_and_the_reply_event():
     async with sms_broker() as broker:
         await broker.sms.send(SIGN, "SMS_1", [NUMBER], {"code": "1"}, extend_code="111")
         await wait(1)
-        await drain(broker, "events")
+        await drain_queue(broker, "events")
         await broker.sms.reply(NUMBER, "刚才没开回信")
-        [up] = await drain(broker, UP_QUEUE)
+        [up] = await drain_queue(broker, UP_QUEUE)
         assert json.loads(up) == {
             "phone_number": NUMBER, "content": "刚才没开回信", "sign_name": SIGN,
             "send_time": compact_time(T0 + 1000), "dest_code": "111", "sequence_id": 1,
         }
-        assert await drain(broker, "events") == [
+        assert await drain_queue(broker, "events") == [
             f"sender=86{NUMBER}&content=刚才没开回信&receive_time={compact_time(T0 + 1000)}"
             "&extend_code=111&ver=1.0&event=ReplyMessage"
         ]
@@ -514,7 +510,7 @@ async def test_a_rule_takes_effect_ten_minutes_after_creation():
         await wait(0.001)
         await broker.sms.send(SIGN, "SMS_2", [NUMBER], {"order": "3"})  # delivered at 600 s: live
         await wait(1)
-        events = [fields(e) for e in await drain(broker, "events")]
+        events = [fields(e) for e in await drain_queue(broker, "events")]
         assert [e["receive_time"] for e in events] == [wall_time(T0 + 600_000)]
 
 
@@ -556,8 +552,8 @@ async def test_sms_state_survives_a_restart(tmp_path, compact):
         assert broker.sms.records("13700000000")[0].status == 3
         assert [m.text for m in broker.sms.inbox("13700000000")] == ["【阿里云】您的验证码为1234，请勿泄露"]
         assert broker.sms.records("13900000000")[0].err_code == "MOBILE_IN_BLACK"
-        assert len(await drain(broker, REPORT_QUEUE)) == 3
-        assert len(await drain(broker, "events")) == 2
+        assert len(await drain_queue(broker, REPORT_QUEUE)) == 3
+        assert len(await drain_queue(broker, "events")) == 2
         # frequency windows came back: a second code within the minute is refused
         await publish(broker, direct(receivers=("13700000000",)))
         assert len(broker.sms.records("13700000000")) == 1
