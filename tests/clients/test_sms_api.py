@@ -22,7 +22,7 @@ from minimns.core.sms.formats import day_text
 from minimns.server.serve import ServerOptions
 from minimns.testing.thread import ServerThread
 
-from .server_helpers import wait_until
+from ..server_helpers import wait_until
 
 AK, SK = "test-ak", "test-sk"
 NUMBER = "13800000000"

@@ -13,9 +13,9 @@ import pytest
 from minimns.server.serve import ServerOptions
 from minimns.testing.thread import ServerThread
 
-from .node_driver import NODE_DIR, NODE_MISSING, Node
+from ..node_driver import NODE_DIR, NODE_MISSING, Node
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
 @pytest.mark.parametrize(

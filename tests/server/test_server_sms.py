@@ -21,7 +21,7 @@ from minimns.config import ConfigError
 from minimns.server.serve import ServerOptions
 from minimns.testing.thread import ServerThread
 
-from .server_helpers import drain, wait_until
+from ..server_helpers import drain, wait_until
 
 NUMBER = "13800000000"
 REPORT_QUEUE = "Alicom-Queue-1234567890-SmsReport"

@@ -20,7 +20,7 @@ from mns.subscription import SubscriptionMeta
 from minimns.server.serve import ServerOptions
 from minimns.testing.thread import ServerThread
 
-from .node_driver import ACCOUNT_ID, KEY_ID, KEY_SECRET, NODE_MISSING, Node, NodeError
+from ..node_driver import ACCOUNT_ID, KEY_ID, KEY_SECRET, NODE_MISSING, Node, NodeError
 
 pytestmark = NODE_MISSING
 

@@ -23,7 +23,7 @@ from mns.queue import Message
 from minimns.server.serve import ServerOptions
 from minimns.testing.thread import ServerThread
 
-from .node_driver import ACCOUNT_ID, KEY_ID, KEY_SECRET, NODE_DIR, NODE_MISSING, Node, NodeError
+from ..node_driver import ACCOUNT_ID, KEY_ID, KEY_SECRET, NODE_DIR, NODE_MISSING, Node, NodeError
 
 pytestmark = [NODE_MISSING, pytest.mark.skipif(
     not (NODE_DIR / "package.json").read_text().count('"ali-mns"'),

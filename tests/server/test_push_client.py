@@ -27,7 +27,7 @@ from cryptography.x509.oid import NameOID
 from minimns.push import HttpPusher, PushFailed, PushSigner, string_to_sign, verify_notification
 from minimns.push.client import MAX_RESPONSE_BODY
 
-from .push_receivers import (
+from ..push_receivers import (
     CLOSE,
     Abort,
     Raw,

@@ -17,8 +17,8 @@ import trio.testing
 import minimns
 from minimns.core.notification import NAMESPACE
 
-from .conftest import EPOCH_MS
-from .push_receivers import CLOSE, Reply, Seen, receiving, sample_endpoint_accepts, status
+from ..conftest import EPOCH_MS
+from ..push_receivers import CLOSE, Reply, Seen, receiving, sample_endpoint_accepts, status
 
 EXPONENTIAL_GAPS = [1, 2, 4, 8, 16, 32, 64, 128, 256] + [512] * 167
 

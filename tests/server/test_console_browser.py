@@ -25,7 +25,7 @@ if not os.path.exists(CHROMIUM):
     pytest.skip("Debian's chromium is not installed (.ci/run installs it)", allow_module_level=True)
 
 expect = playwright.expect
-SHOTS = Path(os.environ.get("MINIMNS_SCREENSHOTS", Path(__file__).resolve().parent.parent / "screenshots"))
+SHOTS = Path(os.environ.get("MINIMNS_SCREENSHOTS", Path(__file__).resolve().parents[2] / "screenshots"))
 # As the machine's probe starts it: no sandbox as root, no GPU, no calls home.
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]

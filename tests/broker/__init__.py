@@ -1,0 +1,1 @@
+"""Tests of the broker in process: trio, the virtual clock, durability."""

@@ -1,0 +1,1 @@
+"""Tests of the HTTP edge: the wire, the REST and RPC surfaces, the console, load."""
