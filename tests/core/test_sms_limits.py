@@ -116,14 +116,14 @@ def test_refused_sends_do_not_count_and_memory_is_pruned():
         assert w.admit(T0 + i, "1", "s", "t", V) is not None
     assert len(w) == 1
     for i in range(1000):
-        w.record(T0 + 100 + i * MINUTE_MS, str(i), "s", "t", N)
+        w.count_send(T0 + 100 + i * MINUTE_MS, str(i), "s", "t", N)
     w.check(T0 + 100 + 1000 * MINUTE_MS + DAY_MS, "x", "s", "t", N)
     assert len(w) == 0 and w._windows == {}
 
 
 def test_time_must_not_go_backwards():
     w = FrequencyWindows()
-    w.record(T0, "1", "s", "t", V)
+    w.count_send(T0, "1", "s", "t", V)
     with pytest.raises(ValueError):
         w.check(T0 - 1, "1", "s", "t", V)
 
@@ -208,7 +208,7 @@ def test_windows_match_a_naive_model(limits, ops):
     for delta, number, sign, template, kind, force in ops:
         now += delta
         if force:
-            w.record(now, number, sign, template, kind)
+            w.count_send(now, number, sign, template, kind)
             sends.append((now, number, sign, template, kind))
             continue
         hit = w.admit(now, number, sign, template, kind)

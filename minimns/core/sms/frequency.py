@@ -181,7 +181,7 @@ class FrequencyWindows:
                 return hit
         return self._hit(now, ("number", number), "number_per_day", DAY_MS)
 
-    def record(
+    def count_send(
         self,
         now: int,
         number: str,
@@ -210,7 +210,7 @@ class FrequencyWindows:
         """``check``, and ``record`` the send when nothing refuses it."""
         hit = self.check(now, number, sign_name, template_code, kind)
         if hit is None:
-            self.record(now, number, sign_name, template_code, kind)
+            self.count_send(now, number, sign_name, template_code, kind)
         return hit
 
     def __len__(self) -> int:
@@ -230,6 +230,6 @@ class FrequencyWindows:
         """The inverse of ``export``."""
         windows = cls(FrequencyLimits(**data["limits"]))
         for now, number, sign_name, template_code, kind in data["sends"]:
-            windows.record(now, number, sign_name, template_code, kind)
+            windows.count_send(now, number, sign_name, template_code, kind)
         windows._last = max(windows._last, data["last"])
         return windows

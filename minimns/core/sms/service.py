@@ -339,14 +339,14 @@ class SmsService:
     def _accept(self, now: int, outcome: SendOutcome, template: Template,
                 passed: dict[str, tuple[str, str, str | None]], out_id: str | None,
                 message_id: str) -> None:
-        self.thresholds.record(now)
+        self.thresholds.count_requests(now)
         self._biz += 1
         biz_id = outcome.biz_id = f"{now:013d}{self._biz % 1_000_000:06d}^0"
         for number, (content, sign_name, extend_code) in passed.items():
             size = message_count(content, sign_name)
             if self.balance is not None:
                 self.balance -= size
-            self.windows.record(now, number, sign_name, template.code, template.kind)
+            self.windows.count_send(now, number, sign_name, template.code, template.kind)
             self.records.add(SendRecord(
                 biz_id, number, sign_name, template.code, f"【{sign_name}】{content}", out_id,
                 extend_code, message_id, now, size,

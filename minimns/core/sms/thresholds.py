@@ -163,7 +163,7 @@ class SendThresholds:
                 return ThresholdHit(kind, dim.threshold, dim.count, reason)
         return None
 
-    def record(self, now: int, count_to_add: int = 1) -> None:
+    def count_requests(self, now: int, count_to_add: int = 1) -> None:
         """Count accepted requests; reaching a threshold stops its dimension and alerts."""
         self._roll(now)
         for kind, dim in self._dims.items():
@@ -180,7 +180,7 @@ class SendThresholds:
         """``check``, and ``record`` the requests when nothing refuses them."""
         hit = self.check(now, count_to_add)
         if hit is None:
-            self.record(now, count_to_add)
+            self.count_requests(now, count_to_add)
         return hit
 
     def export(self) -> dict[str, Any]:

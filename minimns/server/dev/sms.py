@@ -34,7 +34,7 @@ __all__ = ["PREFIX", "handle"]
 PREFIX = "/_minimns/sms"
 
 
-def _record(record: Any) -> dict[str, Any]:
+def _reviewed(record: Any) -> dict[str, Any]:
     data = asdict(record)
     for key in ("state", "kind"):
         if key in data:
@@ -57,8 +57,8 @@ def overview(broker: Any) -> dict[str, Any]:
         "active": service.topic_name in broker.account.topics,
         "account": {"type": service.account.account_type.value,
                     "status": service.account.status.value},
-        "signatures": [_record(s) for s in service.account.signatures()],
-        "templates": [_record(t) for t in service.account.templates()],
+        "signatures": [_reviewed(s) for s in service.account.signatures()],
+        "templates": [_reviewed(t) for t in service.account.templates()],
         "thresholds": {
             kind: {"threshold": thresholds.threshold(kind), "count": thresholds.count(now, kind),
                    "stopped": thresholds.stopped(kind), "alerts": alerts[kind]}
