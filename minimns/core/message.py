@@ -11,6 +11,7 @@ from ..errors import InvalidArgument
 
 __all__ = [
     "ChangedVisibility",
+    "DeadLetter",
     "Message",
     "MessageRecord",
     "MessageState",
@@ -91,6 +92,17 @@ class MessageState(IntEnum):
     ACTIVE = 1  # receivable
     INACTIVE = 2  # received; invisible until next_visible
     DELETED = 3  # gone (deleted, expired, or its queue deleted)
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """A message on its way from a queue to that queue's dead-letter queue."""
+
+    message_id: str
+    body: str
+    priority: int
+    enqueue_time: int
+    properties: Properties
 
 
 def utf8_size(mns_name: str, text: str) -> int:

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections import deque
-from dataclasses import dataclass
 from heapq import heapify, heappop, heappush
 from typing import Iterable
 
@@ -33,6 +32,7 @@ from ..errors import InvalidArgument, MessageNotExist, MNSError
 from .attributes import QueueAttributes, QueueMeta, check_range
 from .message import (
     NO_PROPERTIES,
+    DeadLetter,
     MessageRecord,
     MessageState,
     PeekedMessage,
@@ -40,12 +40,11 @@ from .message import (
     ReceivedMessage,
     SentMessage,
     check_body,
-    list_properties,
-    properties_from_list,
 )
+from .queue_snapshot import QueueSnapshot
 from .receipt import handle_prefix, id_prefix, message_id, parse_handle, receipt_handle
 
-__all__ = ["BATCH_MAX", "BATCH_SEND_MAX_BYTES", "DeadLetter", "OutgoingMessage", "QueueState"]
+__all__ = ["BATCH_MAX", "BATCH_SEND_MAX_BYTES", "OutgoingMessage", "QueueState"]
 
 DELAYED, ACTIVE, INACTIVE, DELETED = (
     MessageState.DELAYED,
@@ -63,17 +62,6 @@ DLQ_MESSAGE_TYPE = "QUEUE"  # the kind of source: a queue's DlqPolicy moved it
 DLQ_PROPERTY_NAMES = ("DLQMessageType", "DLQSourceArn", "DLQOriginMessageId")
 
 
-@dataclass(frozen=True, slots=True)
-class DeadLetter:
-    """A message on its way from a queue to that queue's dead-letter queue."""
-
-    message_id: str
-    body: str
-    priority: int
-    enqueue_time: int
-    properties: Properties
-
-
 def _enqueue_time(record: MessageRecord) -> int:
     return record.enqueue_time
 
@@ -82,7 +70,7 @@ def _enqueue_time(record: MessageRecord) -> int:
 OutgoingMessage = tuple[str, "int | None", "int | None", Properties]
 
 
-class QueueState:
+class QueueState(QueueSnapshot):
     """A queue's attributes and messages; see the module docstring for the indexes."""
 
     def __init__(self, name: str, attributes: QueueAttributes, now: int, token: int) -> None:
@@ -525,79 +513,6 @@ class QueueState:
         if self._dead_by_age > _COMPACT_MIN and self._dead_by_age * 2 > len(self._by_age):
             self._by_age = deque(r for r in self._by_age if r.state is not DELETED)
             self._dead_by_age = 0
-
-    # -- snapshots ---------------------------------------------------------------------------
-
-    def export(self) -> list:
-        """The queue's whole state as plain values (msgpack-able), for a snapshot.
-        Messages go column by column (a list per field, in enqueue order): a
-        million of them pack and load several times faster than as rows."""
-        order = {rec.seq: o for _, o, rec in self._active if rec.state is ACTIVE}
-        records = list(self._messages.values())
-        columns = [
-            [r.seq for r in records],
-            [r.body for r in records],
-            [r.priority for r in records],
-            [r.enqueue_time for r in records],
-            [r.first_dequeue_time for r in records],
-            [r.dequeue_count for r in records],
-            [r.next_visible for r in records],
-            [r.handle_gen for r in records],
-            [int(r.state) for r in records],
-            [order.get(r.seq, 0) for r in records],
-            {i: list_properties(r.properties) for i, r in enumerate(records)
-             if r.properties is not NO_PROPERTIES},
-        ]
-        exported = [
-            self.name, self.attributes.as_record(), self.create_time, self.last_modify_time,
-            self.token, self._seq, self._tick, columns,
-        ]
-        if self.dead_lettered or self.dead_letters:
-            exported.append([self.dead_lettered, [
-                [d.message_id, d.body, d.priority, d.enqueue_time, list_properties(d.properties)]
-                for d in self.dead_letters]])
-        return exported
-
-    @classmethod
-    def restore(cls, data: list) -> "QueueState":
-        """The queue ``export`` described, with its indexes rebuilt."""
-        name, attributes, create_time, last_modify_time, token, seq, tick, columns = data[:8]
-        queue = cls(name, QueueAttributes.from_record(attributes), create_time, token)
-        if len(data) > 8:
-            queue.dead_lettered = data[8][0]
-            queue.dead_letters = [
-                DeadLetter(i, b, p, e, properties_from_list(props))
-                for i, b, p, e, props in data[8][1]]
-        queue.last_modify_time = last_modify_time
-        queue._seq = seq
-        queue._tick = tick
-        *fields, properties = columns
-        states = tuple(MessageState)
-        messages, by_age, active, timers = queue._messages, queue._by_age, queue._active, queue._timers
-        for i, (seq, body, priority, enq, first, dq, nv, gen, state, order) in enumerate(
-            zip(*fields)
-        ):
-            props = properties.get(i)
-            record = MessageRecord(
-                seq, body, priority, enq, nv, states[state],
-                NO_PROPERTIES if props is None else properties_from_list(props),
-            )
-            record.first_dequeue_time = first
-            record.dequeue_count = dq
-            record.handle_gen = gen
-            messages[seq] = record
-            by_age.append(record)
-            if state == _ACTIVE_INT:
-                active.append((priority, order, record))
-            else:
-                timers.append((nv, seq, record))
-        state_counts = [0, 0, 0, 0]
-        for state in fields[8]:
-            state_counts[state] += 1
-        queue.delayed_count, queue.active_count, queue.inactive_count = state_counts[:3]
-        heapify(active)
-        heapify(timers)
-        return queue
 
     # -- inspection --------------------------------------------------------------------------
 
