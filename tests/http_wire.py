@@ -9,9 +9,11 @@ import socket
 from dataclasses import dataclass
 from xml.etree import ElementTree
 
-__all__ = ["Reply", "Wire", "exchange", "local", "parse_reply"]
+__all__ = ["Reply", "Wire", "assert_error_document", "assert_request_id", "exchange", "local",
+           "parse_reply"]
 
 TIMEOUT = 5.0  # seconds a response may take before it counts as a hang
+REQUEST_ID = re.compile(r"[0-9A-F]{24}")
 NS = "{http://mns.aliyuncs.com/doc/v1/}"
 
 
@@ -186,3 +188,29 @@ def exchange(target: object, data: bytes, timeout: float = TIMEOUT) -> Reply:
     """One request on a fresh connection."""
     with Wire(target, timeout) as wire:
         return wire.exchange(data)
+
+
+def assert_request_id(reply: Reply) -> str:
+    """Exactly one request-id header, spelled ``x-mns-request-id`` byte for byte: its value."""
+    matching = [(n, v) for n, v in reply.headers if n.lower() == b"x-mns-request-id"]
+    assert len(matching) == 1, reply.headers
+    name, value = matching[0]
+    assert name == b"x-mns-request-id"
+    text = value.decode("latin-1")
+    assert REQUEST_ID.fullmatch(text), text
+    return text
+
+
+def assert_error_document(reply: Reply, status: int, code: str) -> dict[str, str]:
+    """An MNS error document with this status and code, as the SDK reads one: its fields."""
+    assert reply.status == status, (reply.status, reply.body)
+    request_id = assert_request_id(reply)
+    assert (reply.header("Content-Type") or "").lower().startswith("text/xml")
+    assert reply.xml().tag == NS + "Error"
+    fields = reply.fields()
+    assert list(fields) == ["Code", "Message", "RequestId", "HostId"]
+    assert fields["Code"] == code
+    assert fields["Message"]
+    assert fields["RequestId"] == request_id
+    assert fields["HostId"].startswith("http://")
+    return fields

@@ -19,11 +19,10 @@ import pytest
 from minimns.errors import SignatureDoesNotMatch, TimeExpired
 from minimns.server.http import Request
 from minimns.server.mns.signature import Credentials, content_md5, sign, string_to_sign, verify
-from tests.http_wire import Reply, Wire
+from tests.http_wire import Reply, Wire, assert_error_document, assert_request_id
 from tests.server_helpers import wait_until
 
 NS = "{http://mns.aliyuncs.com/doc/v1/}"
-REQUEST_ID = re.compile(rb"[0-9A-F]{24}")
 
 # -- fixtures --------------------------------------------------------------------------------------
 
@@ -126,31 +125,6 @@ def parked(server, name: str) -> int:
     return server.waiting(name)
 
 
-
-
-def assert_request_id(response: Reply) -> bytes:
-    """Exactly one request-id header, spelled ``x-mns-request-id`` byte for byte."""
-    matching = [(n, v) for n, v in response.raw_headers if n.lower() == b"x-mns-request-id"]
-    assert len(matching) == 1, response.raw_headers
-    name, value = matching[0]
-    assert name == b"x-mns-request-id"
-    assert REQUEST_ID.fullmatch(value), value
-    return value
-
-
-def assert_error_document(response: Reply, status: int, code: str) -> dict[str, str]:
-    assert response.status == status, (response.status, response.body)
-    request_id = assert_request_id(response)
-    assert response.header("Content-Type").lower().startswith("text/xml")
-    root = response.xml()
-    assert root.tag == NS + "Error"
-    fields = response.fields()
-    assert set(fields) == {"Code", "Message", "RequestId", "HostId"}
-    assert fields["Code"] == code
-    assert fields["Message"]
-    assert fields["RequestId"].encode() == request_id
-    assert fields["HostId"].startswith("http://")
-    return fields
 
 
 # -- request id, error documents, Location ---------------------------------------------------------

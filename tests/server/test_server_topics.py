@@ -41,7 +41,7 @@ from mns.subscription import SubscriptionMeta
 from mns.topic import Base64TopicMessage, DirectMailInfo, DirectSMSInfo, TopicMessage, TopicMeta
 
 from minimns.server.http import Request
-from tests.http_wire import Reply, Wire
+from tests.http_wire import Reply, Wire, assert_error_document, assert_request_id
 from tests.server_helpers import server_error, drain, md5_upper, wait_until
 
 NS = "{http://mns.aliyuncs.com/doc/v1/}"
@@ -872,27 +872,8 @@ def fetch(url: str):
     return opener.open(url, timeout=5)
 
 
-def assert_request_id(response: Reply) -> str:
-    matching = [(n, v) for n, v in response.raw_headers if n.lower() == b"x-mns-request-id"]
-    assert len(matching) == 1, response.raw_headers
-    header_name, value = matching[0]
-    assert header_name == b"x-mns-request-id"
-    text = value.decode("latin-1")
-    assert REQUEST_ID.fullmatch(text), text
-    return text
-
-
 def assert_error(response: Reply, status: int, code: str) -> dict[str, str]:
-    assert response.status == status, (response.status, response.body)
-    request_id = assert_request_id(response)
-    assert response.header("Content-Type").lower().startswith("text/xml")
-    root = response.xml()
-    assert root.tag == NS + "Error"
-    fields = response.fields()
-    assert list(fields) == ["Code", "Message", "RequestId", "HostId"]
-    assert fields["Code"] == code
-    assert fields["Message"]
-    assert fields["RequestId"] == request_id
+    fields = assert_error_document(response, status, code)
     assert fields["HostId"] == "http://127.0.0.1"
     return fields
 
