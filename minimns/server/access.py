@@ -1,11 +1,13 @@
-"""Who may use the developer endpoints and the console: the configured keys (HTTP
-Basic or an MNS signature) and, for requests that change state, the same origin."""
+"""Who may use the developer endpoints and the console: requests whose Host names
+this machine (DNS rebinding), with the configured keys (HTTP Basic or an MNS
+signature), and, for requests that change state, from the same origin (CSRF)."""
 
 from __future__ import annotations
 
 import base64
 import binascii
 import hmac
+import ipaddress
 from typing import TYPE_CHECKING
 
 from ..errors import MNSError
@@ -15,7 +17,41 @@ if TYPE_CHECKING:
     from .app import MNSApp
     from .http import Request
 
-__all__ = ["developer_auth_ok", "same_origin"]
+__all__ = ["CONSOLE_HEADERS", "developer_auth_ok", "host_allowed", "same_origin"]
+
+# Console pages may not be framed by another site (clickjacking), and load nothing
+# but their own script and style.
+CONSOLE_HEADERS = [
+    ("X-Frame-Options", "DENY"),
+    ("Content-Security-Policy",
+     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"),
+    ("X-Content-Type-Options", "nosniff"),
+]
+
+
+def host_allowed(host: str, own_host: str) -> bool:
+    """Whether a request's Host names this server: an IP address (a page cannot make
+    a browser send an address it does not own: rebinding needs a name), ``localhost``
+    (and its subdomains, which resolve to loopback), or the host the server was
+    started with. A page on another site that rebinds its own name to 127.0.0.1
+    sends that name, and is refused. No Host at all is not a browser's request."""
+    if not host:
+        return True
+    if host.startswith("["):  # [IPv6]:port
+        name = host[1:host.find("]")] if "]" in host else host
+    else:
+        name = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+    name = name.lower().rstrip(".")
+    own = own_host.lower()
+    own = own[1:own.find("]")] if own.startswith("[") and "]" in own else own.rsplit(":", 1)[0]
+    if name == own or name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
 
 
 def developer_auth_ok(app: "MNSApp", request: "Request") -> bool:

@@ -31,9 +31,11 @@ from ..errors import (
     MNSError,
     SecurityTokenExpired,
 )
+from .access import CONSOLE_HEADERS, host_allowed
 from .console.routes import Console
 from .dev import routes as developer_endpoints
 from .http import Request, Response
+from .json_response import json_response
 from .metrics import RequestMetrics
 from .mns import account, queues, topics
 from .mns.signature import Credentials, key_id_of, verify
@@ -179,12 +181,22 @@ class MNSApp:
     async def _answer(self, call: Call) -> Response:
         request = call.request
         try:
-            if request.path.startswith("/_minimns/"):
+            path = request.path
+            console = path == "/console" or path.startswith("/console/")
+            if (console or path.startswith("/_minimns/")) and not host_allowed(
+                    request.headers.get("host", ""), self.default_host):
+                return json_response(call, 403, {"Code": "InvalidHost", "Message": (
+                    "The Host header names neither an address of this machine nor the host "
+                    "minimns was started with, so a web page on another site (DNS "
+                    "rebinding) cannot use the console or the developer endpoints.")})
+            if path.startswith("/_minimns/"):
                 return await developer_endpoints.handle(call, self)
-            if request.path == "/console" or request.path.startswith("/console/"):
+            if console:
                 if not self.console_enabled:
                     raise InvalidRequestURL("The console is off (--no-console).")
-                return await self.console.handle(call)
+                response = await self.console.handle(call)
+                response.headers.extend(CONSOLE_HEADERS)
+                return response
             if sms.is_rpc(request):
                 return await self.sms_api.handle(call)
             if not self.broker.settings["PublicEndpointEnabled"]:

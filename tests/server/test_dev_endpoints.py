@@ -19,6 +19,7 @@ from mns.topic import TopicMessage
 
 from minimns.server.serve import ServerOptions
 from minimns.testing.thread import ServerThread
+from tests.http_wire import exchange
 
 
 def get(server, path, auth=None, method="GET", data=None, headers=None):
@@ -280,3 +281,70 @@ def test_metric_families_are_contiguous_and_made_up_paths_are_not_counted(server
             seen.append(name)
     assert "ghost" not in text
     assert 'operation="get_queue_attributes",kind="queues",resource="",status="404"} 5' in text
+
+
+# -- DNS rebinding: a page on another site that rebinds its name to 127.0.0.1 ---------------
+
+
+def raw(server, method: str, path: str, host: str, body: bytes = b"", **headers: str):
+    head = {"Host": host, "Content-Length": str(len(body)), **headers}
+    data = (f"{method} {path} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in head.items())
+            + "\r\n").encode() + body
+    return exchange(server, data)
+
+
+def port_of(server) -> str:
+    return server.endpoint.rsplit(":", 1)[1]
+
+
+@pytest.mark.parametrize("method, path, body", [
+    ("POST", "/_minimns/reset", b""),
+    ("POST", "/_minimns/clock/advance?seconds=60", b""),
+    ("GET", "/_minimns/health", b""),
+    ("GET", "/_minimns/queues/kept/messages", b""),
+    ("GET", "/console/queues", b""),
+    ("POST", "/console/queues", b"action=delete&name=kept"),
+])
+def test_a_foreign_host_is_refused_on_every_console_and_developer_path(server, method, path, body):
+    Account(server.endpoint, "id", "key").get_queue("kept").create(QueueMeta())
+    before = get_json(server, "/_minimns/clock")["now_ms"]
+    evil = f"evil.example:{port_of(server)}"
+    reply = raw(server, method, path, evil, body, Origin=f"http://{evil}",
+                **{"Content-Type": "application/x-www-form-urlencoded"})
+    assert reply.status == 403
+    assert json.loads(reply.body)["Code"] == "InvalidHost"
+    assert get_json(server, "/_minimns/health")["queues"] == 1  # nothing was reset or deleted
+    assert get_json(server, "/_minimns/clock")["now_ms"] - before < 60_000
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1:{port}", "localhost:{port}", "[::1]:{port}",
+                                  "127.0.0.1", "LOCALHOST.", "app.localhost:{port}"])
+def test_the_hosts_that_name_this_machine_are_served(server, host):
+    reply = raw(server, "GET", "/_minimns/health", host.format(port=port_of(server)))
+    assert reply.status == 200 and json.loads(reply.body)["status"] == "ok"
+
+
+def test_a_foreign_host_is_refused_even_with_the_keys():
+    options = ServerOptions(port=0, access_key_id="ak", access_key_secret="sk")
+    with ServerThread(options) as running:
+        basic = "Basic " + base64.b64encode(b"ak:sk").decode()
+        assert raw(running, "GET", "/console/queues", f"127.0.0.1:{port_of(running)}",
+                   Authorization=basic).status == 200
+        reply = raw(running, "GET", "/console/queues", "evil.example", Authorization=basic)
+        assert reply.status == 403 and json.loads(reply.body)["Code"] == "InvalidHost"
+
+
+def test_the_mns_api_takes_any_host_as_mns_does(server):
+    """Only the console and /_minimns check the Host: SDKs (and ali-mns through a
+    proxy) name the cloud's host, and the REST API is signed, not cookie-bound."""
+    reply = raw(server, "GET", "/queues", "1234567890.mns.cn-hangzhou.aliyuncs.com",
+                **{"x-mns-version": "2015-06-06"})
+    assert reply.status == 200
+
+
+def test_console_pages_may_not_be_framed_and_load_only_their_own_code(server):
+    reply = raw(server, "GET", "/console/queues", f"127.0.0.1:{port_of(server)}")
+    assert reply.status == 200
+    assert reply.header("X-Frame-Options") == "DENY"
+    policy = reply.header("Content-Security-Policy")
+    assert "frame-ancestors 'none'" in policy and "script-src 'self'" in policy
