@@ -13,7 +13,7 @@ import trio.testing
 
 from .opening import open_broker
 from .config import ConfigError, apply_config, load_config, serve_defaults
-from .journal.store import DataDirLocked
+from .journal.store import DataDirLocked, JournalDamaged, recover_data_dir
 from .server.serve import DEFAULT_PORT, ServerOptions, serve
 
 __all__ = ["main"]
@@ -61,7 +61,32 @@ def _parser() -> argparse.ArgumentParser:
     )
     s.add_argument("--no-console", action="store_true", help="turn the web console at /console off")
     s.add_argument("--log-level", default="WARNING", help="logging level (default WARNING)")
+    r = commands.add_parser(
+        "recover",
+        help="cut a journal damaged in the middle at its damage (serve refuses to start on "
+        "one), keeping a copy of the file, and report how many records were dropped",
+    )
+    r.add_argument("--data-dir", required=True, help="the data directory to recover")
     return parser
+
+
+def _recover(data_dir: str) -> int:
+    try:
+        report = recover_data_dir(data_dir)
+    except DataDirLocked as error:
+        print(f"minimns: {error}", file=sys.stderr)
+        return 1
+    if report.damage is None:
+        print(f"minimns: {report.journal_path} is intact ({report.kept} records): nothing to do")
+        return 0
+    damage = report.damage
+    print(f"minimns: {report.journal_path} was damaged at byte {damage.offset} of "
+          f"{damage.size} ({damage.reason}).\n"
+          f"  kept:    the {report.kept} records before the damage\n"
+          f"  dropped: {report.dropped} intact records after it\n"
+          f"  copy:    the damaged file as it was, {report.copy_path}\n"
+          f"`minimns serve --data-dir {data_dir}` starts from what was kept.")
+    return 0
 
 
 async def _serve(args: argparse.Namespace, clock: trio.testing.MockClock | None) -> int:
@@ -113,6 +138,9 @@ async def _serve(args: argparse.Namespace, clock: trio.testing.MockClock | None)
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "recover":
+        logging.basicConfig(level="WARNING", format="%(name)s %(levelname)s %(message)s")
+        return _recover(args.data_dir)
     if (args.access_key_id is None) != (args.access_key_secret is None):
         print("minimns: give --access-key-id and --access-key-secret together", file=sys.stderr)
         return 2
@@ -123,6 +151,9 @@ def main(argv: list[str] | None = None) -> int:
     except DataDirLocked as error:
         print(f"minimns: {error}", file=sys.stderr)
         return 1
+    except JournalDamaged as error:
+        print(f"minimns: refusing to start: {error}", file=sys.stderr)
+        return 2
     except OSError as error:
         print(f"minimns: cannot serve on {args.host}:{args.port}: {error}", file=sys.stderr)
         return 1

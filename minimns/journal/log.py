@@ -2,8 +2,9 @@
 
 A frame is ``<u32 length><u32 crc32(payload)><payload>`` (little endian), the
 payload one msgpack value. Reading stops at the first frame that is short,
-fails its CRC or does not unpack: that is a torn or damaged tail, and
-everything before it is intact.
+fails its CRC or does not unpack: everything before it is intact. If nothing
+readable follows, that is a torn tail, what a crash mid-write leaves; if whole
+records follow (``records_after``), the file was damaged in the middle.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 
 import msgpack
 
-__all__ = ["TailDamage", "frame", "read_frames"]
+__all__ = ["TailDamage", "frame", "read_frames", "records_after"]
 
 _HEADER = struct.Struct("<II")
 RECORD_MAX = 64 * 1024 * 1024  # a frame claiming more is damage, not a record
@@ -60,3 +61,30 @@ def read_frames(data: bytes) -> tuple[list[object], TailDamage | None]:
             return records, TailDamage(offset, size, "a record that does not unpack")
         offset = start + length
     return records, None
+
+
+def records_after(data: bytes, damage: TailDamage) -> int:
+    """How many whole records lie after ``damage``: 0 for a torn tail. A record is
+    found wherever a frame's CRC holds and its payload unpacks to ``[op, now, ...]``;
+    from the first one found, the rest of the file is read frame by frame."""
+    unpack = _HEADER.unpack_from
+    size = len(data)
+    for start in range(damage.offset + 1, size - _HEADER.size + 1):
+        length, crc = unpack(data, start)
+        end = start + _HEADER.size + length
+        if length == 0 or length > RECORD_MAX or end > size:
+            continue
+        payload = data[start + _HEADER.size:end]
+        if zlib.crc32(payload) != crc or not _is_record(payload):
+            continue
+        records, _ = read_frames(data[start:])
+        return len(records)
+    return 0
+
+
+def _is_record(payload: bytes) -> bool:
+    try:
+        value = msgpack.unpackb(payload, raw=False, strict_map_key=False)
+    except (ValueError, msgpack.ExtraData, msgpack.FormatError, msgpack.StackError):
+        return False
+    return isinstance(value, list) and len(value) >= 2 and isinstance(value[0], str)

@@ -40,9 +40,10 @@ import msgpack
 import outcome
 import trio
 
-from .log import TailDamage, frame, read_frames
+from .log import TailDamage, frame, read_frames, records_after
 
-__all__ = ["FSYNC_POLICIES", "DataDirLocked", "Recovered", "Store"]
+__all__ = ["FSYNC_POLICIES", "DataDirLocked", "JournalDamaged", "Recovered", "RecoveryReport",
+           "Store", "recover_data_dir"]
 
 log = logging.getLogger("minimns.journal")
 
@@ -54,6 +55,35 @@ _FILE_RE = re.compile(r"(snapshot|journal)-(\d+)\.(msgpack|log)\Z")
 
 class DataDirLocked(RuntimeError):
     """Another broker has this data directory open."""
+
+
+class JournalDamaged(RuntimeError):
+    """A journal damaged in the middle: whole records follow the damage, so cutting it
+    would drop changes that were acknowledged. Nothing is changed until
+    ``minimns recover`` (``recover_data_dir``) is asked to cut it."""
+
+    def __init__(self, path: str, damage: TailDamage, kept: int, later: int) -> None:
+        super().__init__(
+            f"the journal {path} is damaged at byte {damage.offset} of {damage.size} "
+            f"({damage.reason}), and {later} intact records follow the damage. The data "
+            f"directory is untouched. `minimns recover --data-dir {os.path.dirname(path)}` "
+            f"keeps a copy of the file, cuts it at the damage (keeping the {kept} records "
+            f"before it, dropping the {later} after it) and reports what it did.")
+        self.path = path
+        self.damage = damage
+        self.kept = kept
+        self.later = later
+
+
+@dataclass(frozen=True)
+class RecoveryReport:
+    """What ``recover_data_dir`` did to a damaged journal (``damage`` None: nothing)."""
+
+    journal_path: str
+    damage: TailDamage | None
+    kept: int  # records before the damage, kept
+    dropped: int  # whole records after it, dropped
+    copy_path: str | None  # the damaged file as it was
 
 
 @dataclass
@@ -88,6 +118,7 @@ class Store:
         self.fsyncs = 0
         self.compactions = 0
         self._lock_fd = -1
+        self.cut_damage = False  # recover_data_dir: cut a damaged journal, as for a torn tail
         self._fd = -1
         self._pending: list[bytes] = []
         self._appended = 0  # sequence number of the last change appended
@@ -122,6 +153,11 @@ class Store:
             with open(journal_path, "rb") as f:
                 data = f.read()
             changes, damage = read_frames(data)  # type: ignore[assignment]
+            if damage is not None and not self.cut_damage:
+                later = records_after(data, damage)
+                if later:  # not a torn tail: refuse, and touch nothing
+                    self._unlock()
+                    raise JournalDamaged(journal_path, damage, len(changes), later)
             if damage is not None:
                 log.warning(
                     "journal %s: cut at byte %d of %d (%s); %d changes before it kept",
@@ -325,6 +361,9 @@ class Store:
             finally:
                 os.close(self._fd)
                 self._fd = -1
+        self._unlock()
+
+    def _unlock(self) -> None:
         if self._lock_fd >= 0:
             os.close(self._lock_fd)  # releases the flock
             self._lock_fd = -1
@@ -365,3 +404,41 @@ class _DiskThread:
                 self._token.run_sync_soon(done, result)
             except trio.RunFinishedError:
                 return
+
+
+def recover_data_dir(path: str) -> RecoveryReport:
+    """``minimns recover``: cut a journal damaged in the middle at its damage, as a torn
+    tail is cut, after keeping a copy of the file as it was (``journal-<g>.log.damaged``,
+    or ``.damaged-2`` ...). Takes the directory's lock; the report says what was dropped."""
+    store = Store(path, "always", 100, COMPACT_MIN_BYTES)
+    os.makedirs(path, exist_ok=True)
+    store._lock()
+    try:
+        generation = max(store._generations(), default=0)
+        journal_path = store._file("journal", generation)
+        if not os.path.exists(journal_path):
+            return RecoveryReport(journal_path, None, 0, 0, None)
+        with open(journal_path, "rb") as f:
+            data = f.read()
+        records, damage = read_frames(data)
+        if damage is None:
+            return RecoveryReport(journal_path, None, len(records), 0, None)
+        dropped = records_after(data, damage)
+        copy_path = journal_path + ".damaged"
+        number = 1
+        while os.path.exists(copy_path):
+            number += 1
+            copy_path = f"{journal_path}.damaged-{number}"
+        with open(copy_path, "wb") as f:
+            f.write(data)
+            os.fsync(f.fileno())
+        with open(journal_path, "r+b") as f:
+            f.truncate(damage.offset)
+            os.fsync(f.fileno())
+        store._fsync_dir()
+        log.warning("journal %s: cut at byte %d of %d (%s); %d records kept, %d dropped; "
+                    "the damaged file is kept as %s", journal_path, damage.offset, damage.size,
+                    damage.reason, len(records), dropped, copy_path)
+        return RecoveryReport(journal_path, damage, len(records), dropped, copy_path)
+    finally:
+        store._unlock()

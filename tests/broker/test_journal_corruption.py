@@ -1,10 +1,13 @@
 """A damaged data directory: torn and corrupt journal tails, half-written snapshots.
 
 A journal is written through a broker, then copies of it are cut at every byte
-offset inside its last records, or have single bytes flipped. Recovery must
-keep exactly the records before the damaged one, report the cut (the
-Recovered.damage, a WARNING), never crash, and truncate the file there so new
-changes append cleanly and a second restart sees them.
+offset inside its last records, or have single bytes flipped. A torn tail (no
+whole record after the damage, what a crash mid-write leaves) must be cut:
+recovery keeps exactly the records before the damaged one, reports the cut (the
+Recovered.damage, a WARNING), never crashes, and truncates the file there so new
+changes append cleanly and a second restart sees them. Damage with whole records
+after it is refused (JournalDamaged), the directory untouched, until
+``minimns recover`` keeps a copy, cuts, and reports what it dropped.
 
 Record boundaries are found here by reading the frame headers directly, not
 with read_frames, which is itself under test.
@@ -16,6 +19,8 @@ import logging
 import os
 import shutil
 import struct
+import subprocess
+import sys
 import zlib
 
 import msgpack
@@ -26,6 +31,7 @@ import trio.testing
 import minimns
 from minimns import errors
 from minimns.journal import Store, TailDamage, frame, read_frames
+from minimns.journal.store import JournalDamaged, recover_data_dir
 from minimns.journal.log import RECORD_MAX
 from tests.conftest import EPOCH_MS
 
@@ -186,10 +192,9 @@ def _flip(data: bytes, at: int, mask: int = 0xFF) -> bytes:
     return data[:at] + bytes([data[at] ^ mask]) + data[at + 1 :]
 
 
-@pytest.mark.parametrize("which", ["middle", "last"])
-def test_a_flipped_byte_anywhere_in_a_record_keeps_the_records_before_it(written, tmp_path, which):
+def test_a_flipped_byte_in_the_last_record_is_a_torn_tail_cut_at_it(written, tmp_path):
     path, data, records, bounds, _ = written
-    index = len(records) // 2 if which == "middle" else len(records) - 1
+    index = len(records) - 1
     start, end = bounds[index], bounds[index + 1]
     for at in range(start, end):
         for mask in (0x01, 0x80, 0xFF):
@@ -201,6 +206,31 @@ def test_a_flipped_byte_anywhere_in_a_record_keeps_the_records_before_it(written
             assert recovered.damage is not None and recovered.damage.offset == start
             assert recovered.damage.size == len(data)
             assert os.path.getsize(store_dir / JOURNAL) == start
+
+
+def test_a_flipped_byte_in_the_middle_refuses_to_start_until_recover_cuts_it(written, tmp_path):
+    """Intact records follow the damage: cutting would drop acknowledged changes, so the
+    store refuses and touches nothing; recover_data_dir keeps a copy, cuts, reports."""
+    path, data, records, bounds, _ = written
+    index = len(records) // 2
+    start, end = bounds[index], bounds[index + 1]
+    for at in range(start, end):
+        for mask in (0x01, 0x80, 0xFF):
+            damaged = _flip(data, at, mask)
+            store_dir = _copy(tmp_path / f"{at}-{mask}", damaged)
+            with pytest.raises(JournalDamaged) as refused:
+                Store(str(store_dir), fsync="never").open()
+            assert f"damaged at byte {start} of {len(data)}" in str(refused.value)
+            assert refused.value.later == len(records) - index - 1
+            assert (store_dir / JOURNAL).read_bytes() == damaged  # untouched
+            report = recover_data_dir(str(store_dir))
+            assert (report.kept, report.dropped) == (index, len(records) - index - 1)
+            assert report.damage is not None and report.damage.offset == start
+            assert open(report.copy_path, "rb").read() == damaged
+            store = Store(str(store_dir), fsync="never")
+            recovered = store.open()
+            store.close()
+            assert recovered.changes == records[:index] and recovered.damage is None
 
 
 @pytest.mark.parametrize("which", ["middle", "last"])
@@ -223,6 +253,10 @@ def test_a_flipped_header_or_payload_byte_is_reported_and_recovered_from(
           "payload": (start + HEADER.size + bounds[index + 1]) // 2}[part]
     broker_dir = _copy(tmp_path / "d", _flip(data, at))
     with caplog.at_level(logging.WARNING, logger="minimns.journal"):
+        if which == "middle":  # refused first; recovered on request
+            with pytest.raises(JournalDamaged):
+                run(_recover, broker_dir, "after")
+            recover_data_dir(str(broker_dir))
         run(_recover, broker_dir, "after")
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1 and f"cut at byte {start} of {len(data)}" in warnings[0]
@@ -426,3 +460,25 @@ def test_a_crash_between_the_rename_and_the_removal_of_the_old_generation(tmp_pa
     state, bodies = run(_recover, path)
     assert state == before and bodies == ["one", "two"]
     assert sorted(os.listdir(path)) == ["LOCK", "journal-1.log", "snapshot-1.msgpack"]
+
+
+def test_minimns_serve_refuses_a_journal_damaged_in_the_middle_and_recover_reports(
+        written, tmp_path):
+    path, data, records, bounds, _ = written
+    index = len(records) // 2
+    damaged = _flip(data, bounds[index] + 5)  # the CRC of a record in the middle
+    store_dir = _copy(tmp_path / "d", damaged)
+    serve = [sys.executable, "-m", "minimns", "serve", "--port", "0", "--data-dir", str(store_dir)]
+    refused = subprocess.run(serve, capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 2
+    assert f"damaged at byte {bounds[index]} of {len(data)}" in refused.stderr
+    assert str(store_dir / JOURNAL) in refused.stderr and "minimns recover" in refused.stderr
+    assert (store_dir / JOURNAL).read_bytes() == damaged
+    recover = [sys.executable, "-m", "minimns", "recover", "--data-dir", str(store_dir)]
+    done = subprocess.run(recover, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert f"kept:    the {index} records" in done.stdout
+    assert f"dropped: {len(records) - index - 1} intact records" in done.stdout
+    assert os.path.exists(str(store_dir / JOURNAL) + ".damaged")
+    again = subprocess.run(recover, capture_output=True, text=True, timeout=60)
+    assert "is intact" in again.stdout
