@@ -206,7 +206,7 @@ class _Connection:
                     self._feed_timed(data)
                 else:
                     parser.feed(data)
-            request = requests.popleft()
+            request = requests.pop(0)
             request.idle = self.idle
             response = await self.handle(request)
             try:

@@ -22,7 +22,6 @@ needs around it:
 
 from __future__ import annotations
 
-from collections import deque
 
 import httptools
 
@@ -114,7 +113,9 @@ class RequestParser:
     def __init__(self, max_head: int = MAX_HEAD, max_body: int = MAX_BODY) -> None:
         self.max_head = max_head
         self.max_body = max_body
-        self.requests: deque[Request] = deque()
+        # A list, not a deque: it holds one request or a few, and an empty deque costs
+        # 624 bytes against 56, on every connection (10,000 parked long polls: 5.6 MB).
+        self.requests: list[Request] = []
         self.refusal: Refusal | None = None
         self.wants_continue = False
         self.partial = False  # inside a request (its head or its body)
