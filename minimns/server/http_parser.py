@@ -120,7 +120,9 @@ class RequestParser:
         self.wants_continue = False
         self.partial = False  # inside a request (its head or its body)
         self.eof = False
-        self._parser = httptools.HttpRequestParser(self)
+        # llhttp's parser (912 bytes) exists only while a request is being read: an
+        # idle or parked connection holds none, and the next request makes a new one.
+        self._parser: httptools.HttpRequestParser | None = None
         self._url: list[bytes] = []
         self._headers: dict[str, str] = {}
         self._head_size = 0  # bytes of the head seen through callbacks
@@ -142,6 +144,8 @@ class RequestParser:
             return
         started_in_head = self._in_head
         self._progress = False
+        if self._parser is None:
+            self._parser = httptools.HttpRequestParser(self)
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserUpgrade as upgrade:
@@ -175,6 +179,9 @@ class RequestParser:
                 self._pending = 0
             if self._head_size + self._pending > self.max_head:
                 self._refuse(self._head_too_large())
+        elif not self.partial and self.refusal is None and not (
+                self.requests and self.requests[-1].last):
+            self._parser = None  # between requests (after a last one, llhttp refuses more)
 
     def _refuse(self, refusal: Refusal) -> None:
         self.refusal = refusal

@@ -236,8 +236,8 @@ def check_reply(reply: Reply, sent: bytes, method: str | None, count: bool = Tru
         return None
     if (b" /_minimns/" in request_line or b" /console" in request_line) and reply.status == 403 \
             and json.loads(body).get("Code") == "InvalidHost":
-        host = re.search(rb"(?im)^host:[ \t]*([^\r\n]*)", sent)
-        name = host.group(1).strip().rsplit(b":", 1)[0].lower() if host else b""
+        hosts = re.findall(rb"(?im)^host:[ \t]*([^\r\n]*)", sent)  # the server takes the last
+        name = hosts[-1].strip().rsplit(b":", 1)[0].lower() if hosts else b""
         assert not re.fullmatch(rb"[0-9.]+|\[[0-9a-f:.]+\]|localhost", name), context
         event("developer endpoint: foreign Host 403")  # DNS rebinding refused (JSON)
         return None
