@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Awaitable, Callable
 
-from ...broker.queue import WAIT_SECONDS_MAX, Queue
+from ...broker.queue import WAIT_SECONDS_MAX
 from ...core.attributes import QueueMeta, check_range
 from ...core.message import Message, PeekedMessage, ReceivedMessage
 from ...core.queue import BATCH_MAX
@@ -263,24 +263,22 @@ async def receive_or_peek(call: "Call") -> "Response":
     if peek:
         messages = await queue.batch_peek_message(1 if count is None else count)
     else:
-        messages = await _receive(call, queue, 1 if count is None else count, wait)
+        # What is there is taken at once, with no scheduling point; only a poll that
+        # must wait parks, on its own socket (``request.idle``). (Written inline: a
+        # parked poll holds every frame of its call stack, 10,000 of them at a time.)
+        size = 1 if count is None else count
+        messages = queue.batch_receive_message_nowait(size)
+        if messages:
+            await call.broker.durable()
+        elif wait == 0:
+            raise MessageNotExist()
+        else:
+            messages = await queue.batch_receive_message(size, wait, idle=call.request.idle)
     if count is None:
         return call.respond(200, document("Message", _message_elements(messages[0])))
     return call.respond(
         200, document("Messages", (f"<Message>{_message_elements(m)}</Message>" for m in messages))
     )
-
-
-async def _receive(call: "Call", queue: Queue, count: int, wait: int | None) -> list[ReceivedMessage]:
-    """Receive what is there at once, with no scheduling point; only a poll that
-    must wait parks, on its own socket (``request.idle``)."""
-    got = queue.batch_receive_message_nowait(count)
-    if got:
-        await call.broker.durable()
-        return got
-    if wait == 0:
-        raise MessageNotExist()
-    return await queue.batch_receive_message(count, wait, idle=call.request.idle)
 
 
 # -- handles -----------------------------------------------------------------------------------
