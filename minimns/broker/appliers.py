@@ -127,16 +127,19 @@ class Appliers:
         name = change.queue_name
         source = self.queue_state(name)
         letters = source.take_dead_letters(change.now)
-        if not letters:
-            return
-        target_name = source.attributes.dlq_policy.dead_letter_target_queue
-        target = self._queues.get(target_name)
-        if target is None:
-            log.warning("queue %s: %d dead letters dropped, their dead-letter queue %s "
-                        "does not exist", name, len(letters), target_name)
-            return
-        target.accept_dead_letters(change.now, letters, self.queue_arn(name))
-        self.wake_and_schedule(target)
+        by_target: dict[str, list] = {}
+        for letter in letters:  # each to the target named when it became a dead letter
+            by_target.setdefault(letter.target, []).append(letter)
+        for target_name, group in by_target.items():
+            target = self._queues.get(target_name)
+            if target is None:
+                log.warning("queue %s: its dead-letter queue %s does not exist; %d messages "
+                            "stay in %s", name, target_name, len(group), name)
+                source.return_dead_letters(change.now, group)
+                self.wake_and_schedule(source)
+                continue
+            target.accept_dead_letters(change.now, group, self.queue_arn(name))
+            self.wake_and_schedule(target)
 
     # -- topics ------------------------------------------------------------------------------
 

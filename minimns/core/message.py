@@ -96,13 +96,30 @@ class MessageState(IntEnum):
 
 @dataclass(frozen=True, slots=True)
 class DeadLetter:
-    """A message on its way from a queue to that queue's dead-letter queue."""
+    """A message on its way from a queue to that queue's dead-letter queue: the target
+    its policy named when the message became a dead letter, and what the source needs
+    to take it back if that queue is gone (``seq`` onward)."""
 
     message_id: str
     body: str
     priority: int
     enqueue_time: int
     properties: Properties
+    target: str = ""
+    seq: int = 0
+    dequeue_count: int = 0
+    first_dequeue_time: int | None = None
+    handle_gen: int = 0
+
+    def as_list(self) -> list:
+        return [self.message_id, self.body, self.priority, self.enqueue_time,
+                list_properties(self.properties), self.target, self.seq, self.dequeue_count,
+                self.first_dequeue_time, self.handle_gen]
+
+    @classmethod
+    def from_list(cls, value: list) -> "DeadLetter":
+        message_id, body, priority, enqueue_time, props, *rest = value
+        return cls(message_id, body, priority, enqueue_time, properties_from_list(props), *rest)
 
 
 def utf8_size(mns_name: str, text: str) -> int:

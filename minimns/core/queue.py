@@ -426,7 +426,9 @@ class QueueState(QueueSnapshot):
         self._dead_by_age += 1
         self.dead_letters.append(DeadLetter(
             message_id(self._id_prefix, record.seq), record.body, record.priority,
-            record.enqueue_time, record.properties))
+            record.enqueue_time, record.properties,
+            self.attributes.dlq_policy.dead_letter_target_queue, record.seq,
+            record.dequeue_count, record.first_dequeue_time, record.handle_gen))
         self.dead_lettered += 1
 
     def take_dead_letters(self, now: int) -> list["DeadLetter"]:
@@ -463,6 +465,26 @@ class QueueState(QueueSnapshot):
             out.append(SentMessage(message_id(self._id_prefix, seq), letter.body, None))
         self._advance(now)  # an original EnqueueTime may already be past this queue's retention
         return out
+
+    def return_dead_letters(self, now: int, letters: Iterable["DeadLetter"]) -> None:
+        """Take back dead letters whose target queue is gone: each is receivable here
+        again, as it was (its id, dequeue count and times), so nothing is lost; its
+        next return to visibility tries the policy again."""
+        self._advance(now)
+        for letter in letters:
+            record = MessageRecord(letter.seq, letter.body, letter.priority,
+                                   letter.enqueue_time, now, ACTIVE, letter.properties)
+            record.dequeue_count = letter.dequeue_count
+            record.first_dequeue_time = letter.first_dequeue_time
+            record.handle_gen = letter.handle_gen
+            self._tick += 1
+            heappush(self._active, (letter.priority, self._tick, record))
+            self.active_count += 1
+            self.newly_active += 1
+            self._messages[letter.seq] = record
+            self._insert_by_age(record)
+            self.dead_lettered -= 1
+        self._advance(now)
 
     def _insert_by_age(self, record: MessageRecord) -> None:
         """Keep ``_by_age`` in enqueue order for a message older than the newest one."""

@@ -36,7 +36,10 @@ class QueueSnapshot:
         Messages go column by column (a list per field, in enqueue order): a
         million of them pack and load several times faster than as rows."""
         order = {rec.seq: o for _, o, rec in self._active if rec.state is MessageState.ACTIVE}
-        records = list(self._messages.values())
+        # In retention order (``_by_age``): a dead letter taken in keeps its original
+        # EnqueueTime, so the queue's message-number order is not its age order.
+        messages = self._messages
+        records = [r for r in self._by_age if messages.get(r.seq) is r]
         columns = [
             [r.seq for r in records],
             [r.body for r in records],
@@ -57,8 +60,7 @@ class QueueSnapshot:
         ]
         if self.dead_lettered or self.dead_letters:
             exported.append([self.dead_lettered, [
-                [d.message_id, d.body, d.priority, d.enqueue_time, list_properties(d.properties)]
-                for d in self.dead_letters]])
+                d.as_list() for d in self.dead_letters]])
         return exported
 
     @classmethod
@@ -68,9 +70,7 @@ class QueueSnapshot:
         queue = cls(name, QueueAttributes.from_record(attributes), create_time, token)
         if len(data) > 8:
             queue.dead_lettered = data[8][0]
-            queue.dead_letters = [
-                DeadLetter(i, b, p, e, properties_from_list(props))
-                for i, b, p, e, props in data[8][1]]
+            queue.dead_letters = [DeadLetter.from_list(d) for d in data[8][1]]
         queue.last_modify_time = last_modify_time
         queue._seq = seq
         queue._tick = tick

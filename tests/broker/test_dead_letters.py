@@ -22,6 +22,7 @@ from minimns import errors
 from minimns.core.attributes import NO_DLQ, DlqPolicy, QueueAttributes
 from minimns.core.queue import QueueState
 from minimns.journal import frame, read_frames
+from tests.broker_helpers import drain
 from tests.conftest import EPOCH_MS
 
 POLICY = {"Enabled": True, "DeadLetterTargetQueue": "dlq", "MaxReceiveCount": 3}
@@ -123,14 +124,52 @@ async def test_a_bad_policy_is_refused_on_create_and_on_set_and_changes_nothing(
         assert (meta.dlq_policy, meta.visibility_timeout) == (NO_DLQ, 30)
 
 
-async def test_a_deleted_dead_letter_queue_drops_the_moved_messages_and_says_so(caplog):
+async def test_with_its_dead_letter_queue_deleted_a_message_stays_in_its_queue(caplog):
     async with minimns.open_broker(epoch_ms=EPOCH_MS) as broker:
         jobs, dlq = await jobs_and_dlq(broker, MaxReceiveCount=1)
-        await jobs.send_message("nowhere to go")
+        sent = await jobs.send_message("nowhere to go")
         await dlq.delete()
         await receive_and_let_go(jobs, 1)
-        assert len(broker.account.queue("jobs")) == 0
-        assert "dead letters dropped" in caplog.text
+        back = await jobs.receive_message(wait_seconds=0)  # nothing is lost
+        assert (back.message_id, back.dequeue_count) == (sent.message_id, 2)
+        assert "does not exist; 1 messages stay in jobs" in caplog.text
+        await jobs.set_attributes(visibility_timeout=20)  # the stale policy blocks nothing
+        assert broker.account.queue("jobs").dead_lettered == 0
+
+
+async def test_a_policy_changed_as_visibility_ends_moves_to_the_target_named_before(
+        mock_clock):
+    """The message became a dead letter under the old policy: the change that follows
+    (disabling it, or naming another queue) does not strand or redirect it."""
+    async with minimns.open_broker(epoch_ms=EPOCH_MS) as broker:
+        jobs, dlq = await jobs_and_dlq(broker, MaxReceiveCount=1)
+        await jobs.send_message("on the edge")
+        await jobs.receive_message(wait_seconds=0)
+        mock_clock.jump(10)  # visibility ends now, and before the timer runs:
+        await jobs.set_attributes(dlq_policy={"Enabled": False})
+        got = await dlq.receive_message(wait_seconds=0)
+        assert got.message_body == "on the edge"
+
+
+async def test_a_snapshot_keeps_a_dead_letter_in_its_age_order(tmp_path):
+    """A dead letter keeps its original EnqueueTime, older than messages sent to the
+    dead-letter queue before it came: after a snapshot it still expires first."""
+    async with minimns.open_broker(data_dir=str(tmp_path), fsync="never",
+                                   epoch_ms=EPOCH_MS) as broker:
+        dlq = await broker.create_queue("dlq", message_retention_period=120)
+        jobs = await broker.create_queue("jobs", visibility_timeout=10, dlq_policy={
+            **POLICY, "MaxReceiveCount": 1})
+        await jobs.send_message("old")
+        await trio.sleep(5)
+        await dlq.send_message("newer")
+        await receive_and_let_go(jobs, 1)  # "old" moves in, enqueued at t0
+        broker.journal.compact()
+        epoch = broker.now()
+    async with minimns.open_broker(data_dir=str(tmp_path), fsync="never",
+                                   epoch_ms=epoch) as broker:
+        await trio.sleep(122 - (epoch - EPOCH_MS) / 1000)  # "old" is past 120 s, "newer" not
+        got = await drain(broker.get_queue("dlq"))
+        assert got == ["newer"]
 
 
 def test_a_policy_round_trips_through_the_journal_record_form():
