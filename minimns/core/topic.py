@@ -286,9 +286,9 @@ class TopicState:
         for sub in self.subscriptions.values():
             for delivery in sub.deliveries():
                 records.setdefault(delivery.message.message_id, delivery.message)
-        messages = [
+        messages = [  # in publish order: the same export however deliveries are ordered
             [r.message_id, r.body, r.tag, r.publish_time, r.attributes, list_properties(r.properties)]
-            for r in records.values()
+            for r in sorted(records.values(), key=lambda r: r.message_id)
         ]
         return [
             self.name, [self.attributes.maximum_message_size, self.attributes.logging_enabled,
