@@ -117,6 +117,7 @@ class Store:
         self.snapshot_size = 0
         self.fsyncs = 0
         self.compactions = 0
+        self._on_disk = 0
         self._lock_fd = -1
         self.cut_damage = False  # recover_data_dir: cut a damaged journal, as for a torn tail
         self._fd = -1
@@ -169,6 +170,7 @@ class Store:
         self.generation = generation
         self._fd = os.open(journal_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         self.size = os.fstat(self._fd).st_size
+        self._on_disk = self.size  # bytes written whole: a failed write is cut back to it
         self._fsync_dir()
         for old in generations:
             if old < generation:
@@ -279,8 +281,10 @@ class Store:
             except OSError as error:  # the disk failed: acknowledge nothing more
                 log.critical("journal %s: write failed: %s", self.path, error)
                 self._failed = error
+                self._cut_back()
                 self._release()
                 raise
+            self._on_disk += len(batch)
             self._durable = max(self._durable, upto)
             self._release()
 
@@ -336,6 +340,7 @@ class Store:
         self._remove_generation(self.generation)
         self.generation = generation
         self.size = 0
+        self._on_disk = 0
         self.snapshot_size = len(data)
         self._pending = []
         self._durable = self._appended
@@ -345,11 +350,24 @@ class Store:
 
     # -- closing -----------------------------------------------------------------------------
 
+    def _cut_back(self) -> None:
+        """After a failed write, take its partial frame off the file, so that what
+        follows a restart is a journal ending cleanly, not one damaged in the middle."""
+        try:
+            os.ftruncate(self._fd, self._on_disk)
+        except OSError as error:
+            log.critical("journal %s: could not cut the failed write back: %s", self.path, error)
+
     def close(self) -> None:
-        """Write what is pending, fsync, release the lock."""
+        """Write what is pending, fsync, release the lock. After a failed write nothing
+        more is written: the journal ends where the disk last took a whole batch."""
         if self._disk is not None:
             self._disk.stop()
             self._disk = None
+        if self._fd >= 0 and self._failed is not None:
+            self._pending = []
+            os.close(self._fd)
+            self._fd = -1
         if self._fd >= 0:
             try:
                 data, self._pending = b"".join(self._pending), []

@@ -482,3 +482,39 @@ def test_minimns_serve_refuses_a_journal_damaged_in_the_middle_and_recover_repor
     assert os.path.exists(str(store_dir / JOURNAL) + ".damaged")
     again = subprocess.run(recover, capture_output=True, text=True, timeout=60)
     assert "is intact" in again.stdout
+
+
+def test_a_write_that_fails_half_way_leaves_a_journal_that_opens_cleanly(tmp_path, monkeypatch):
+    """A disk that fills up mid-write: the partial frame is cut back and nothing more
+    is written, so the next start sees a clean journal, not damage in the middle."""
+    import errno
+
+    from minimns.journal import store as store_module
+
+    real_write = store_module.Store._write
+    fail = {"next": False}
+
+    def flaky(fd, data):
+        if fail["next"]:
+            fail["next"] = False
+            os.write(fd, data[: len(data) // 2])
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_write(fd, data)
+
+    monkeypatch.setattr(store_module.Store, "_write", staticmethod(flaky))
+
+    async def main():
+        async with minimns.open_broker(data_dir=str(tmp_path), fsync="always") as broker:
+            queue = await broker.create_queue("q")
+            await queue.send_message("acknowledged")
+            fail["next"] = True
+            await queue.send_message("never acknowledged" * 10)
+
+    with pytest.raises(BaseException):
+        trio.run(main)
+    monkeypatch.setattr(store_module.Store, "_write", staticmethod(real_write))
+    store = Store(str(tmp_path), fsync="never")
+    recovered = store.open()
+    store.close()
+    assert recovered.damage is None
+    assert [c[0] for c in recovered.changes] == ["meta", "cq", "s"]
