@@ -69,13 +69,24 @@ def records_after(data: bytes, damage: TailDamage) -> int:
     from the first one found, the rest of the file is read frame by frame."""
     unpack = _HEADER.unpack_from
     size = len(data)
-    for start in range(damage.offset + 1, size - _HEADER.size + 1):
-        length, crc = unpack(data, start)
-        end = start + _HEADER.size + length
-        if length == 0 or length > RECORD_MAX or end > size:
+    view = memoryview(data)
+    header = _HEADER.size
+    for start in range(damage.offset + 1, size - header - 1):
+        # Cheap tests first, so a long tail of noise costs a pass, not a CRC per byte:
+        # a record is a msgpack array (0x92-0x9f, 0xdc, 0xdd) whose first item, its op,
+        # is a short string (0xa1-0xbf).
+        first = data[start + header]
+        if 0x92 <= first <= 0x9F:  # a fixarray: its op follows at once
+            if not 0xA1 <= data[start + header + 1] <= 0xBF:
+                continue
+        elif first not in (0xDC, 0xDD):  # nor an array16 / array32
             continue
-        payload = data[start + _HEADER.size:end]
-        if zlib.crc32(payload) != crc or not _is_record(payload):
+        length, crc = unpack(data, start)
+        end = start + header + length
+        if length < 2 or length > RECORD_MAX or end > size:
+            continue
+        payload = view[start + header:end]
+        if zlib.crc32(payload) != crc or not _is_record(bytes(payload)):
             continue
         records, _ = read_frames(data[start:])
         return len(records)
