@@ -60,6 +60,11 @@ def _parser() -> argparse.ArgumentParser:
         "thresholds); the read-only ones come with the console",
     )
     s.add_argument("--no-console", action="store_true", help="turn the web console at /console off")
+    s.add_argument(
+        "--allowed-host", action="append", default=[], metavar="NAME",
+        help="a host name the console and /_minimns answer besides IP addresses, localhost "
+        "and --host (a docker-compose service name, say); repeatable",
+    )
     s.add_argument("--log-level", default="WARNING", help="logging level (default WARNING)")
     r = commands.add_parser(
         "recover",
@@ -99,6 +104,7 @@ async def _serve(args: argparse.Namespace, clock: trio.testing.MockClock | None)
         region=args.region,
         dev_endpoints=args.dev_endpoints,
         console=not args.no_console,
+        allowed_hosts=tuple(args.allowed_host),
     )
     durable = (
         {"data_dir": args.data_dir, "fsync": args.fsync, "fsync_interval_ms": args.fsync_interval_ms}

@@ -30,28 +30,33 @@ CONSOLE_HEADERS = [
 ]
 
 
-def host_allowed(host: str, own_host: str) -> bool:
+def host_allowed(host: str, own_hosts: tuple[str, ...] | str) -> bool:
     """Whether a request's Host names this server: an IP address (a page cannot make
     a browser send an address it does not own: rebinding needs a name), ``localhost``
-    (and its subdomains, which resolve to loopback), or the host the server was
-    started with. A page on another site that rebinds its own name to 127.0.0.1
-    sends that name, and is refused. No Host at all is not a browser's request."""
+    (and its subdomains, which resolve to loopback), or one of ``own_hosts`` (the
+    host the server was started with, names allowed on the command line). A page on
+    another site that rebinds its own name to 127.0.0.1 sends that name, and is
+    refused. No Host at all is not a browser's request."""
     if not host:
         return True
-    if host.startswith("["):  # [IPv6]:port
-        name = host[1:host.find("]")] if "]" in host else host
-    else:
-        name = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
-    name = name.lower().rstrip(".")
-    own = own_host.lower()
-    own = own[1:own.find("]")] if own.startswith("[") and "]" in own else own.rsplit(":", 1)[0]
-    if name == own or name == "localhost" or name.endswith(".localhost"):
+    name = _name_of(host)
+    if isinstance(own_hosts, str):
+        own_hosts = (own_hosts,)
+    if name == "localhost" or name.endswith(".localhost") or name in map(_name_of, own_hosts):
         return True
     try:
         ipaddress.ip_address(name)
     except ValueError:
         return False
     return True
+
+
+def _name_of(host: str) -> str:
+    """``host`` without its port or IPv6 brackets, lower case."""
+    host = host.strip().lower()
+    if host.startswith("[") and "]" in host:  # [IPv6]:port
+        return host[1:host.find("]")]
+    return (host.rsplit(":", 1)[0] if host.count(":") == 1 else host).rstrip(".")
 
 
 def developer_auth_ok(app: "MNSApp", request: "Request") -> bool:

@@ -134,6 +134,7 @@ class MNSApp:
         region: str = "cn-hangzhou",
         clock: "trio.testing.MockClock | None" = None,
         default_host: str = "127.0.0.1",
+        allowed_hosts: tuple[str, ...] = (),
         wall_clock: Callable[[], float] = time.time,
         dev_endpoints: bool = False,
         console: bool = False,
@@ -144,6 +145,7 @@ class MNSApp:
         self.region = region
         self.clock = clock  # set only with --virtual-clock: then time can be advanced
         self.default_host = default_host
+        self.allowed_hosts = (default_host, *allowed_hosts)  # see access.host_allowed
         self.dev_endpoints = dev_endpoints  # /_minimns/sms/...: only when asked for
         self.sms_api = sms.SmsApi(self)  # the SMS API's RPC requests, on the same port
         self.open_api = OpenApi(self)  # the management OpenAPI, through the same RPC edge
@@ -183,12 +185,17 @@ class MNSApp:
         try:
             path = request.path
             console = path == "/console" or path.startswith("/console/")
-            if (console or path.startswith("/_minimns/")) and not host_allowed(
-                    request.headers.get("host", ""), self.default_host):
+            headers = request.headers
+            # The console and /_minimns answer only a Host that names this machine; so
+            # does everything else a browser sends when no keys are set (an SDK sends
+            # neither Origin nor Sec-Fetch-*, and with keys every request is signed).
+            if (console or path.startswith("/_minimns/") or self.credentials is None and (
+                    "origin" in headers or "sec-fetch-site" in headers)) and not host_allowed(
+                    headers.get("host", ""), self.allowed_hosts):
                 return json_response(call, 403, {"Code": "InvalidHost", "Message": (
-                    "The Host header names neither an address of this machine nor the host "
-                    "minimns was started with, so a web page on another site (DNS "
-                    "rebinding) cannot use the console or the developer endpoints.")})
+                    "The Host header names neither an address of this machine nor a host "
+                    "minimns was started with (--host, --allowed-host), so a web page on "
+                    "another site (DNS rebinding) cannot use this server.")})
             if path.startswith("/_minimns/"):
                 return await developer_endpoints.handle(call, self)
             if console:

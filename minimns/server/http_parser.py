@@ -270,10 +270,7 @@ class RequestParser:
         proxy) as the origin-form ``/path?q`` MNS signs; its authority becomes the Host,
         as RFC 9112 section 3.2.2 requires. Clients that hard-code the cloud's host
         name (ali-mns) reach minimns this way, with minimns as their HTTP proxy."""
-        scheme, sep, rest = target.partition("://")
-        if not sep or scheme.lower() not in ("http", "https"):
-            raise _Refused(Refusal(400, "InvalidRequestURL", "Http request URL format invalid.",
-                                   self._parser.get_method() == b"HEAD"))
+        rest = target.partition("://")[2]
         cut = min((i for i in (rest.find("/"), rest.find("?")) if i >= 0), default=len(rest))
         authority, path = rest[:cut], rest[cut:]
         if authority:
@@ -288,8 +285,7 @@ class RequestParser:
         except UnicodeDecodeError:  # llhttp passes some bytes over 0x7F in a query
             raise _Refused(Refusal(400, "InvalidRequestURL", "The request URL should be ASCII.",
                                    parser.get_method() == b"HEAD")) from None
-        method = parser.get_method()
-        if target[:1] != "/" and target != "*" and method != b"CONNECT":
+        if target[:1] != "/" and target[:8].lower().startswith(("http://", "https://")):
             target = self._origin_form(target)
         body = self._body[0] if len(self._body) == 1 else b"".join(self._body)
         request = Request(parser.get_method().decode("ascii"), target, self._headers, body)

@@ -35,6 +35,9 @@ class ServerOptions:
     dev_endpoints: bool = False  # /_minimns endpoints that change state (reset, SMS replies ...)
     console: bool = True  # the web console at /console (and the read-only /_minimns endpoints)
     limits: HttpLimits = field(default_factory=HttpLimits)
+    # Host names (beside IP addresses, localhost and ``host``) the console and the
+    # developer endpoints answer: a docker-compose service name, a machine's name.
+    allowed_hosts: tuple[str, ...] = ()
 
     @property
     def credentials(self) -> Credentials | None:
@@ -69,6 +72,7 @@ async def serve(
         region=options.region,
         clock=clock,
         default_host=f"{shown}:{port}",
+        allowed_hosts=(options.host, *options.allowed_hosts),
         dev_endpoints=options.dev_endpoints,
         console=options.console,
     )

@@ -348,3 +348,27 @@ def test_console_pages_may_not_be_framed_and_load_only_their_own_code(server):
     assert reply.header("X-Frame-Options") == "DENY"
     policy = reply.header("Content-Security-Policy")
     assert "frame-ancestors 'none'" in policy and "script-src 'self'" in policy
+
+
+def test_without_keys_a_browser_on_a_foreign_host_cannot_use_the_mns_or_rpc_api(server):
+    """A rebinding page's requests carry Origin or Sec-Fetch-* (every browser sends
+    them; an SDK sends neither): without keys to check, those are held to the Host rule."""
+    Account(server.endpoint, "id", "key").get_queue("precious").create(QueueMeta())
+    evil = f"evil.example:{port_of(server)}"
+    rest = raw(server, "DELETE", "/queues/precious", evil, Origin=f"http://{evil}",
+               **{"x-mns-version": "2015-06-06"})
+    rpc = raw(server, "POST", "/?Action=DeleteQueue&Version=2022-01-19&QueueName=precious", evil,
+              **{"Sec-Fetch-Site": "same-origin", "x-acs-action": "DeleteQueue",
+                 "x-acs-version": "2022-01-19"})
+    assert (rest.status, rpc.status) == (403, 403)
+    assert json.loads(rpc.body)["Code"] == "InvalidHost"
+    assert get_json(server, "/_minimns/health")["queues"] == 1
+    sdk_like = raw(server, "GET", "/queues", evil, **{"x-mns-version": "2015-06-06"})
+    assert sdk_like.status == 200  # no browser headers: an SDK or a proxy (ali-mns)
+
+
+def test_allowed_hosts_extend_the_names_the_console_answers():
+    with ServerThread(ServerOptions(port=0, allowed_hosts=("mns-local",))) as running:
+        port = port_of(running)
+        assert raw(running, "GET", "/_minimns/health", f"mns-local:{port}").status == 200
+        assert raw(running, "GET", "/_minimns/health", f"other:{port}").status == 403

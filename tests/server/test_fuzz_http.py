@@ -234,7 +234,9 @@ def check_reply(reply: Reply, sent: bytes, method: str | None, count: bool = Tru
     if b" /_minimns/" in request_line and reply.status == 401:
         event("developer endpoint 401")  # JSON, and Basic authentication: not an MNS operation
         return None
-    if (b" /_minimns/" in request_line or b" /console" in request_line) and reply.status == 403 \
+    browser = re.search(rb"(?im)^(origin|sec-fetch-site):", sent) is not None
+    if (b" /_minimns/" in request_line or b" /console" in request_line or browser) \
+            and reply.status == 403 and body.startswith(b"{") \
             and json.loads(body).get("Code") == "InvalidHost":
         hosts = re.findall(rb"(?im)^host:[ \t]*([^\r\n]*)", sent)  # the server takes the last
         name = hosts[-1].strip().rsplit(b":", 1)[0].lower() if hosts else b""

@@ -47,10 +47,14 @@ def test_an_absolute_form_target_becomes_origin_form_with_its_authority_as_host(
     assert (second.target, second.headers["host"]) == ("/", "acct.mns.cn-hangzhou.aliyuncs.com")
 
 
-def test_a_target_neither_origin_nor_http_absolute_form_is_refused():
-    parser = feed(b"GET ftp://host/queues HTTP/1.1\r\nHost: h\r\n\r\n")
-    assert not parser.requests
-    assert (parser.refusal.status, parser.refusal.code) == (400, "InvalidRequestURL")
+def test_a_target_in_another_form_is_left_for_the_server_to_refuse():
+    """Only http(s) absolute forms are rewritten; ``*``, ``ftp://...`` and the like
+    reach the server as they are, which answers them as URLs it does not route
+    (after checking the signature, as for any request)."""
+    parser = feed(b"GET ftp://host/queues HTTP/1.1\r\nHost: h\r\n\r\n"
+                  b"OPTIONS * HTTP/1.1\r\nHost: h\r\n\r\n")
+    assert [r.target for r in parser.requests] == ["ftp://host/queues", "*"]
+    assert parser.refusal is None
 
 
 def test_keep_alive_and_pipelining_give_every_request_in_order():
