@@ -207,7 +207,7 @@ class FrequencyWindows:
         template_code: str,
         kind: TemplateType | str,
     ) -> LimitHit | None:
-        """``check``, and ``record`` the send when nothing refuses it."""
+        """``check``, and ``count_send`` the send when nothing refuses it."""
         hit = self.check(now, number, sign_name, template_code, kind)
         if hit is None:
             self.count_send(now, number, sign_name, template_code, kind)
