@@ -143,7 +143,7 @@ class SendThresholds:
     def check(self, now: int, count_to_add: int = 1) -> ThresholdHit | None:
         """None if ``count_to_add`` more requests fit both thresholds, else the first
         that refuses them (day before month); a refusal after a threshold was reached
-        records an alert. Counts nothing: call ``record`` for an accepted request."""
+        records an alert. Counts nothing: call ``count_requests`` for an accepted request."""
         self._roll(now)
         for kind, dim in self._dims.items():
             if dim.threshold is None:
@@ -177,7 +177,7 @@ class SendThresholds:
                 )
 
     def admit(self, now: int, count_to_add: int = 1) -> ThresholdHit | None:
-        """``check``, and ``record`` the requests when nothing refuses them."""
+        """``check``, and ``count_requests`` the requests when nothing refuses them."""
         hit = self.check(now, count_to_add)
         if hit is None:
             self.count_requests(now, count_to_add)
