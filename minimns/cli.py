@@ -163,4 +163,3 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as error:
         print(f"minimns: cannot serve on {args.host}:{args.port}: {error}", file=sys.stderr)
         return 1
-    return 0

@@ -51,8 +51,8 @@ class Account:
         wanted = QueueAttributes().with_changes(name, **attributes)
 
         def same(queue: QueueState) -> bool:
-            # What the request cannot express (the REST body has no DlqPolicy, tags or
-            # type: the OpenAPI sets those) is not a difference.
+            # What the request cannot express is not a difference: the REST body has
+            # no DlqPolicy, tags or queue type (the OpenAPI sets those).
             unsaid = {key: getattr(queue.attributes, key) for key in OPENAPI_ONLY
                       if key not in attributes}
             return queue.attributes == replace(wanted, **unsaid)
