@@ -24,6 +24,7 @@ from minimns.server.serve import ServerOptions
 from minimns.testing.thread import ServerThread
 
 from ..node_driver import ACCOUNT_ID, KEY_ID, KEY_SECRET, NODE_DIR, NODE_MISSING, Node, NodeError
+from ..server_helpers import wait_until
 
 pytestmark = [NODE_MISSING, pytest.mark.skipif(
     not (NODE_DIR / "package.json").read_text().count('"ali-mns"'),
@@ -151,8 +152,12 @@ def test_notify_recv_hands_each_message_to_its_callback_and_deletes_it(node):
     assert ali(node, ["MQ", "notify"], "notifyRecv", 2, 1) == ["n1", "n2"]
     ali(node, ["MQBatch", "notify"], "sendP", [msg("b1"), msg("b2"), msg("b3")])
     assert ali(node, ["MQBatch", "notify"], "notifyRecv", 3, 1, 16) == ["b1", "b2", "b3"]
-    attributes = ali(node, ["MQ", "notify"], "getAttrsP")["Queue"]
-    assert (attributes["ActiveMessages"], attributes["InactiveMessages"]) == ("0", "0")
+
+    def all_deleted() -> bool:  # ali-mns sends each delete without waiting for it
+        attributes = ali(node, ["MQ", "notify"], "getAttrsP")["Queue"]
+        return (attributes["ActiveMessages"], attributes["InactiveMessages"]) == ("0", "0")
+
+    assert wait_until(all_deleted)
 
 
 # -- topics ----------------------------------------------------------------------------------
