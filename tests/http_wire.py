@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from xml.etree import ElementTree
 
 __all__ = ["Reply", "Wire", "assert_error_document", "assert_request_id", "exchange", "local",
-           "parse_reply"]
+           "parse_reply", "request_bytes"]
 
 TIMEOUT = 5.0  # seconds a response may take before it counts as a hang
 REQUEST_ID = re.compile(r"[0-9A-F]{24}")
@@ -182,6 +182,13 @@ class Wire:
             return True
         except socket.timeout:
             return False
+
+
+def request_bytes(method: str, target: str, headers: dict[str, str], body: bytes = b"") -> bytes:
+    """An HTTP/1.1 request with exactly these headers (Content-Length added)."""
+    head = {**headers, "Content-Length": str(len(body))}
+    lines = "".join(f"{name}: {value}\r\n" for name, value in head.items())
+    return f"{method} {target} HTTP/1.1\r\n{lines}\r\n".encode("latin-1") + body
 
 
 def exchange(target: object, data: bytes, timeout: float = TIMEOUT) -> Reply:

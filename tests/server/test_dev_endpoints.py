@@ -19,7 +19,7 @@ from mns.topic import TopicMessage
 
 from minimns.server.serve import ServerOptions
 from minimns.testing.thread import ServerThread
-from tests.http_wire import exchange
+from tests.http_wire import exchange, request_bytes
 
 
 def get(server, path, auth=None, method="GET", data=None, headers=None):
@@ -287,10 +287,7 @@ def test_metric_families_are_contiguous_and_made_up_paths_are_not_counted(server
 
 
 def raw(server, method: str, path: str, host: str, body: bytes = b"", **headers: str):
-    head = {"Host": host, "Content-Length": str(len(body)), **headers}
-    data = (f"{method} {path} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in head.items())
-            + "\r\n").encode() + body
-    return exchange(server, data)
+    return exchange(server, request_bytes(method, path, {"Host": host, **headers}, body))
 
 
 def port_of(server) -> str:

@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.http_wire import exchange
+from tests.http_wire import exchange, request_bytes
 
 ACTIONS = ["CreateQueue", "SetQueueAttributes", "GetQueueAttributes", "DeleteQueue", "ListQueue",
            "CreateTopic", "SetTopicAttributes", "GetTopicAttributes", "DeleteTopic", "ListTopic",
@@ -46,11 +46,8 @@ def rpc_call(server, action: str, version: str, params: dict, in_body: bool) -> 
         query.update(params)
     target = "/?" + urlencode(query)
     head = {"Host": "127.0.0.1", "x-acs-action": action, "x-acs-version": version,
-            "Content-Length": str(len(body)),
             "Content-Type": "application/x-www-form-urlencoded"}
-    data = (f"POST {target} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in head.items())
-            + "\r\n").encode() + body
-    reply = exchange(server, data)
+    reply = exchange(server, request_bytes("POST", target, head, body))
     assert reply.status < 500, reply
     assert b"Traceback" not in reply.body
     answer = json.loads(reply.body)

@@ -41,7 +41,7 @@ from mns.subscription import SubscriptionMeta
 from mns.topic import Base64TopicMessage, DirectMailInfo, DirectSMSInfo, TopicMessage, TopicMeta
 
 from minimns.server.http import Request
-from tests.http_wire import Reply, Wire, assert_error_document, assert_request_id
+from tests.http_wire import Reply, Wire, assert_error_document, assert_request_id, request_bytes
 from tests.server_helpers import server_error, drain, md5_upper, wait_until
 
 NS = "{http://mns.aliyuncs.com/doc/v1/}"
@@ -846,12 +846,11 @@ class Raw(Wire):
     """One keep-alive connection, with requests built as the SDK builds them (unsigned)."""
 
     def request(self, method, target, body=b"", headers=None, host="127.0.0.1") -> Reply:
-        all_headers = {"Host": host, "x-mns-version": "2015-06-06", "Content-Length": str(len(body))}
+        all_headers = {"Host": host, "x-mns-version": "2015-06-06"}
         if body:
             all_headers["content-type"] = "text/xml;charset=UTF-8"
         all_headers.update(headers or {})
-        head = "".join(f"{k}: {v}\r\n" for k, v in all_headers.items())
-        return self.exchange(f"{method} {target} HTTP/1.1\r\n{head}\r\n".encode("latin-1") + body)
+        return self.exchange(request_bytes(method, target, all_headers, body))
 
 
 def doc(root: str, **fields) -> bytes:
